@@ -1,0 +1,14 @@
+//! Database schema of talentcert, one file per change, applied in order at start.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_accounts;
+
+/// The ordered list of every schema change.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_accounts::Migration)]
+    }
+}

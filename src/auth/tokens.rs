@@ -1,0 +1,116 @@
+//! API access tokens: HS256 JWTs with the algorithm pinned on verification.
+use chrono::Utc;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::model::Role;
+use crate::error::AppError;
+
+/// The `aud` every access token carries.
+pub const AUDIENCE: &str = "talentcert-api";
+
+/// The claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The organization id.
+    pub org: i64,
+    /// The roles when the token was issued (informational: authorisation reads current roles).
+    pub roles: Vec<Role>,
+    pub exp: i64,
+    pub iat: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Signs and verifies access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    ttl_seconds: i64,
+}
+
+impl TokenKeys {
+    /// Keys from a shared secret; tokens name `issuer` and live `ttl_seconds`.
+    pub fn new(secret: &[u8], issuer: &str, ttl_seconds: i64) -> TokenKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: issuer.to_string(),
+            ttl_seconds,
+        }
+    }
+
+    /// How long a new token lives, in seconds.
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    /// Issues a token for a user.
+    pub fn issue(&self, user_id: i64, org_id: i64, roles: &[Role]) -> Result<String, AppError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            org: org_id,
+            roles: roles.to_vec(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_string(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(AppError::internal)
+    }
+
+    /// Verifies signature, algorithm, expiry, issuer and audience.
+    pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| AppError::Unauthenticated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&[7u8; 32], "http://test", 60)
+    }
+
+    #[test]
+    fn round_trip() -> Result<(), AppError> {
+        let k = keys();
+        let token = k.issue(5, 2, &[Role::Admin])?;
+        let claims = k.verify(&token)?;
+        assert_eq!(claims.sub, "5");
+        assert_eq!(claims.org, 2);
+        assert_eq!(claims.roles, vec![Role::Admin]);
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_alg_none_and_other_secrets() -> Result<(), AppError> {
+        let k = keys();
+        let token = k.issue(5, 2, &[Role::Admin])?;
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert!(k.verify(&format!("{header}.{payload}.")).is_err());
+        let other = TokenKeys::new(&[8u8; 32], "http://test", 60);
+        assert!(other.verify(&token).is_err());
+        let other_issuer = TokenKeys::new(&[7u8; 32], "http://elsewhere", 60);
+        assert!(other_issuer.verify(&token).is_err());
+        Ok(())
+    }
+}

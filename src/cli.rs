@@ -1,0 +1,210 @@
+//! The sub-commands: serve, migrate, and production set-up of organizations and users.
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::auth::model::{parse_language, parse_roles, DisplayName, Email, Password, Role, Slug};
+use crate::auth::password::PasswordHasher;
+use crate::auth::seed::{self, DEMO_ACCOUNTS};
+use crate::auth::service::{self, NewOrganization, NewUser};
+use crate::config::{Command, OrgCommand, Settings, UserCommand};
+use crate::startup::Application;
+use crate::{db, error::FieldIssue};
+
+fn field_error(issue: FieldIssue) -> anyhow::Error {
+    anyhow!(
+        "--{}: {}",
+        issue.field.replace('_', "-"),
+        issue.message.render(crate::i18n::Lang::En)
+    )
+}
+
+/// Runs a command (serve when none is given).
+pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()> {
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            seed::ensure_platform(&conn).await?;
+            println!("migrations applied ({})", settings.database_kind());
+            Ok(())
+        }
+        Command::Org { command } => org(command, settings).await,
+        Command::User { command } => user(command, settings).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings.clone()).await?;
+    let report = app.seed_report();
+    tracing::info!(
+        bind = %settings.bind,
+        port = app.port(),
+        database = settings.database_kind(),
+        public_url = %settings.public_url,
+        "talentcert is listening"
+    );
+    println!("talentcert is running at {}", settings.public_url);
+    if report.demo_present {
+        println!("Demo accounts:");
+        for (email, _, on_platform, roles) in DEMO_ACCOUNTS {
+            let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            let org = if *on_platform {
+                "platform"
+            } else {
+                "Demo Retail Co."
+            };
+            println!("  {email:<22} {:<16} {org}", roles.join(", "));
+        }
+        match (&report.demo_password, report.demo_created) {
+            (Some(password), true) if settings.demo_password.is_none() => println!(
+                "  password: {password}   (generated now and shown only once; set TALENTCERT_DEMO_PASSWORD to choose it)"
+            ),
+            (Some(password), _) => println!("  password: {password}"),
+            (None, _) => println!(
+                "  password: the one printed at first start (or the TALENTCERT_DEMO_PASSWORD of that start)"
+            ),
+        }
+    }
+    let _ = std::io::stdout().flush();
+    app.run_until_stopped()
+        .await
+        .context("the server stopped with an error")
+}
+
+fn read_password() -> anyhow::Result<Password> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (input is shown): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    Password::parse("password", password).map_err(field_error)
+}
+
+async fn org(command: OrgCommand, settings: Settings) -> anyhow::Result<()> {
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    seed::ensure_platform(&conn).await?;
+    match command {
+        OrgCommand::List => {
+            for org in service::list_organizations(&conn).await? {
+                let platform = if org.is_platform { " (platform)" } else { "" };
+                println!("{:>5}  {:<24} {}{platform}", org.id, org.slug, org.name);
+            }
+            Ok(())
+        }
+        OrgCommand::Create {
+            name,
+            slug,
+            admin_email,
+            admin_name,
+            admin_password_stdin,
+        } => {
+            let hasher = PasswordHasher::new(1)?;
+            let password_hash = if admin_password_stdin {
+                let password = read_password()?;
+                Some(
+                    hasher
+                        .hash(password.expose())
+                        .await
+                        .map_err(|e| anyhow!("{e:?}"))?,
+                )
+            } else {
+                None
+            };
+            let new = NewOrganization {
+                name: DisplayName::parse("name", &name).map_err(field_error)?,
+                slug: Slug::parse("slug", &slug).map_err(field_error)?,
+                admin: NewUser {
+                    email: Email::parse("admin_email", &admin_email).map_err(field_error)?,
+                    display_name: DisplayName::parse("admin_name", &admin_name)
+                        .map_err(field_error)?,
+                    language: crate::i18n::Lang::En,
+                    roles: vec![Role::Admin],
+                    password_hash,
+                },
+            };
+            let (org, admin) = service::create_organization(&conn, None, new)
+                .await
+                .map_err(|e| anyhow!("{}", e.problem(crate::i18n::Lang::En).detail))?;
+            println!(
+                "created organization {} ({}) with admin {} [{}]",
+                org.slug, org.id, admin.email, admin.status
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn user(command: UserCommand, settings: Settings) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        org,
+        email,
+        name,
+        roles,
+        language,
+    } = command;
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    seed::ensure_platform(&conn).await?;
+    let Some(organization) = service::organization_by_slug(&conn, &org).await? else {
+        bail!("no organization has the slug {org:?} (see `talentcert org list`)");
+    };
+    let email = Email::parse("email", &email).map_err(field_error)?;
+    let default_name = email
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let display_name = DisplayName::parse("name", name.as_deref().unwrap_or(&default_name))
+        .map_err(field_error)?;
+    let roles = parse_roles("role", &roles).map_err(field_error)?;
+    let language = parse_language("language", &language).map_err(field_error)?;
+    let password = read_password()?;
+    let hasher = PasswordHasher::new(1)?;
+    let password_hash = Some(
+        hasher
+            .hash(password.expose())
+            .await
+            .map_err(|e| anyhow!("{e:?}"))?,
+    );
+    let new = NewUser {
+        email,
+        display_name,
+        language,
+        roles,
+        password_hash,
+    };
+    let txn = sea_orm::TransactionTrait::begin(&conn).await?;
+    let created = service::insert_user(&txn, organization.id, &new)
+        .await
+        .map_err(|e| anyhow!("{}", e.problem(crate::i18n::Lang::En).detail))?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(organization.id),
+            action: "user.created",
+            target_type: "user",
+            target_id: Some(created.id.to_string()),
+            after: Some(
+                serde_json::json!({ "email": created.email, "roles": new.roles, "via": "cli" }),
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    println!(
+        "created user {} ({}) in {}",
+        created.email, created.id, organization.slug
+    );
+    Ok(())
+}

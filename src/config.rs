@@ -1,0 +1,394 @@
+//! Configuration: command-line flags, then environment variables, then an optional
+//! `talentcert.toml`, then defaults. This is the only module that reads the environment.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+/// talentcert: talent certification and learning management for private-domain operations teams.
+///
+/// With no sub-command, `serve` runs. Every setting can be given as a flag, as the environment
+/// variable shown, or as a key of `talentcert.toml` (the flag's name with underscores).
+#[derive(Debug, Parser)]
+#[command(name = "talentcert", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// Organization commands.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization with its first admin.
+    Create {
+        /// The organization's name, e.g. "Acme Retail".
+        #[arg(long)]
+        name: String,
+        /// Short identifier used in URLs and the CLI (lowercase letters, digits, hyphens).
+        #[arg(long)]
+        slug: String,
+        /// Email of the first admin.
+        #[arg(long)]
+        admin_email: String,
+        /// Display name of the first admin.
+        #[arg(long)]
+        admin_name: String,
+        /// Read the admin's password from standard input; without it the admin waits for an invitation.
+        #[arg(long)]
+        admin_password_stdin: bool,
+    },
+    /// List organizations.
+    List,
+}
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input (one line).
+    Create {
+        /// The organization's slug (`platform` for the platform organization).
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// Display name; defaults to the part of the email before `@`.
+        #[arg(long)]
+        name: Option<String>,
+        /// A role to grant (repeatable): learner, hr, trainer, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Preferred language: en or zh-CN.
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsArgs {
+    /// Configuration file (TOML). Default: ./talentcert.toml when it exists.
+    #[arg(long, env = "TALENTCERT_CONFIG", global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on. Default: 127.0.0.1:8080.
+    #[arg(long, env = "TALENTCERT_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Database URL (postgres://... or sqlite://...). Default: SQLite at $TALENTCERT_DATA_DIR/talentcert.db.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for the embedded database and other data. Default: ./data.
+    #[arg(long, env = "TALENTCERT_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The URL people reach the service at, used in emails and QR codes. Default: http://<bind>.
+    #[arg(long, env = "TALENTCERT_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Secret for signing access tokens (at least 32 bytes). Default: generated once and stored in the database.
+    #[arg(
+        long,
+        env = "TALENTCERT_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// Create the demo organization and accounts on first start. Default: true.
+    #[arg(long, env = "TALENTCERT_DEMO", global = true)]
+    pub demo: Option<bool>,
+    /// Same as --demo false.
+    #[arg(long, global = true)]
+    #[serde(skip)]
+    pub no_demo: bool,
+    /// Password of the demo accounts. Default: a random one, printed once when they are created.
+    #[arg(
+        long,
+        env = "TALENTCERT_DEMO_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub demo_password: Option<String>,
+    /// SMTP server in lettre's URL form, e.g. smtp://127.0.0.1:2525. Default: unset (mail stays queued).
+    #[arg(
+        long,
+        env = "TALENTCERT_SMTP_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail. Default: talentcert <no-reply@localhost>.
+    #[arg(long, env = "TALENTCERT_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+    /// Lifetime of an API access token in seconds. Default: 28800 (8 hours).
+    #[arg(long, env = "TALENTCERT_TOKEN_TTL_SECONDS", global = true)]
+    pub token_ttl_seconds: Option<i64>,
+    /// A browser session ends after this many minutes without use. Default: 720 (12 hours).
+    #[arg(long, env = "TALENTCERT_SESSION_IDLE_MINUTES", global = true)]
+    pub session_idle_minutes: Option<i64>,
+    /// Largest accepted request body in bytes. Default: 1048576 (1 MiB).
+    #[arg(long, env = "TALENTCERT_MAX_BODY_BYTES", global = true)]
+    pub max_body_bytes: Option<usize>,
+    /// Log format: text or json. Default: text. Levels come from RUST_LOG (default info).
+    #[arg(long, env = "TALENTCERT_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Number of HTTP worker threads. Default: the number of cores.
+    #[arg(long, env = "TALENTCERT_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum DatabaseSettings {
+    /// The embedded default: a SQLite file (WAL mode).
+    Sqlite { path: PathBuf },
+    /// A server database (PostgreSQL).
+    Url(String),
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Resolved, validated settings.
+#[derive(Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database: DatabaseSettings,
+    pub data_dir: PathBuf,
+    pub public_url: String,
+    pub jwt_secret: Option<String>,
+    pub demo: bool,
+    pub demo_password: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub token_ttl_seconds: i64,
+    pub session_idle_minutes: i64,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+    pub workers: usize,
+}
+
+impl std::fmt::Debug for Settings {
+    // Secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("database", &self.database_kind())
+            .field("public_url", &self.public_url)
+            .field("demo", &self.demo)
+            .field("smtp", &self.smtp_url.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shortest accepted configured signing secret.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Merges flags and environment (already in `args` through clap) over the optional file.
+    pub fn resolve(args: SettingsArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new("talentcert.toml").exists() => {
+                Some(read_file(Path::new("talentcert.toml"))?)
+            }
+            None => None,
+        }
+        .unwrap_or_default();
+        let no_demo = args.no_demo;
+        let merged = SettingsArgs {
+            config: None,
+            bind: args.bind.or(file.bind),
+            database_url: args.database_url.or(file.database_url),
+            data_dir: args.data_dir.or(file.data_dir),
+            public_url: args.public_url.or(file.public_url),
+            jwt_secret: args.jwt_secret.or(file.jwt_secret),
+            demo: args.demo.or(file.demo),
+            no_demo,
+            demo_password: args.demo_password.or(file.demo_password),
+            smtp_url: args.smtp_url.or(file.smtp_url),
+            mail_from: args.mail_from.or(file.mail_from),
+            token_ttl_seconds: args.token_ttl_seconds.or(file.token_ttl_seconds),
+            session_idle_minutes: args.session_idle_minutes.or(file.session_idle_minutes),
+            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes),
+            log_format: args.log_format.or(file.log_format),
+            workers: args.workers.or(file.workers),
+        };
+        Settings::from_merged(merged)
+    }
+
+    fn from_merged(m: SettingsArgs) -> anyhow::Result<Settings> {
+        let bind = m.bind.unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let data_dir = m.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database = match m.database_url.filter(|u| !u.trim().is_empty()) {
+            None => DatabaseSettings::Sqlite {
+                path: data_dir.join("talentcert.db"),
+            },
+            Some(url) => DatabaseSettings::Url(url),
+        };
+        let public_url = m
+            .public_url
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("TALENTCERT_PUBLIC_URL must start with http:// or https:// (got {public_url:?})");
+        }
+        let jwt_secret = m.jwt_secret.filter(|s| !s.is_empty());
+        if let Some(secret) = &jwt_secret {
+            if secret.len() < MIN_SECRET_BYTES {
+                bail!(
+                    "TALENTCERT_JWT_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} bytes \
+                     (or leave it unset to have one generated and stored in the database)",
+                    secret.len()
+                );
+            }
+        }
+        let demo_password = m.demo_password.filter(|p| !p.is_empty());
+        if let Some(p) = &demo_password {
+            if p.chars().count() < 8 {
+                bail!("TALENTCERT_DEMO_PASSWORD must be at least 8 characters long");
+            }
+        }
+        let token_ttl_seconds = m.token_ttl_seconds.unwrap_or(8 * 3600);
+        if !(60..=30 * 86400).contains(&token_ttl_seconds) {
+            bail!("TALENTCERT_TOKEN_TTL_SECONDS must be between 60 and 2592000");
+        }
+        let session_idle_minutes = m.session_idle_minutes.unwrap_or(720);
+        // Sessions must outlive the longest exam plus its grace period (exams are at most 8 hours).
+        if !(480..=43200).contains(&session_idle_minutes) {
+            bail!("TALENTCERT_SESSION_IDLE_MINUTES must be between 480 and 43200");
+        }
+        let max_body_bytes = m.max_body_bytes.unwrap_or(1024 * 1024);
+        if max_body_bytes < 1024 {
+            bail!("TALENTCERT_MAX_BODY_BYTES must be at least 1024");
+        }
+        let log_format = match m.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("TALENTCERT_LOG_FORMAT must be text or json (got {other:?})"),
+        };
+        let workers = m
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        Ok(Settings {
+            bind,
+            database,
+            data_dir,
+            public_url,
+            jwt_secret,
+            demo: !m.no_demo && m.demo.unwrap_or(true),
+            demo_password,
+            smtp_url: m.smtp_url.filter(|s| !s.is_empty()),
+            mail_from: m
+                .mail_from
+                .unwrap_or_else(|| "talentcert <no-reply@localhost>".to_string()),
+            token_ttl_seconds,
+            session_idle_minutes,
+            max_body_bytes,
+            log_format,
+            workers,
+        })
+    }
+
+    /// Settings for tests and tools: defaults, with the given database.
+    pub fn for_database(database: DatabaseSettings) -> anyhow::Result<Settings> {
+        let mut settings = Settings::from_merged(SettingsArgs::default())?;
+        settings.database = database;
+        Ok(settings)
+    }
+
+    /// `sqlite` or `postgres`, for logs.
+    pub fn database_kind(&self) -> &'static str {
+        match &self.database {
+            DatabaseSettings::Sqlite { .. } => "sqlite",
+            DatabaseSettings::Url(u) if u.starts_with("sqlite") => "sqlite",
+            DatabaseSettings::Url(_) => "postgres",
+        }
+    }
+
+    /// Whether cookies must be marked `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<SettingsArgs> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("configuration file {} is invalid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(f: impl FnOnce(&mut SettingsArgs)) -> anyhow::Result<Settings> {
+        let mut args = SettingsArgs::default();
+        f(&mut args);
+        Settings::from_merged(args)
+    }
+
+    #[test]
+    fn defaults_match_the_design() -> anyhow::Result<()> {
+        let s = merged(|_| {})?;
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert!(
+            matches!(s.database, DatabaseSettings::Sqlite { ref path } if path.ends_with("talentcert.db"))
+        );
+        assert!(s.demo);
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_short_secret() {
+        let err = merged(|a| a.jwt_secret = Some("short".into()));
+        assert!(err.is_err());
+        assert!(merged(|a| a.jwt_secret = Some("x".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn no_demo_wins() -> anyhow::Result<()> {
+        let s = merged(|a| {
+            a.demo = Some(true);
+            a.no_demo = true;
+        })?;
+        assert!(!s.demo);
+        Ok(())
+    }
+
+    #[test]
+    fn file_keys_parse() -> anyhow::Result<()> {
+        let parsed: SettingsArgs = toml::from_str("bind = \"0.0.0.0:9000\"\ndemo = false\n")?;
+        assert_eq!(parsed.bind.as_deref(), Some("0.0.0.0:9000"));
+        assert_eq!(parsed.demo, Some(false));
+        assert!(toml::from_str::<SettingsArgs>("unknown = 1").is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! Connecting to the database (SQLite embedded, PostgreSQL in production) and applying migrations.
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, SqlxSqliteConnector};
+
+use crate::config::{DatabaseSettings, Settings};
+
+/// Opens the configured database. The SQLite file and its directory are created when missing.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    match &settings.database {
+        DatabaseSettings::Sqlite { path } => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            }
+            let options = SqliteConnectOptions::new().filename(path);
+            connect_sqlite(options).await
+        }
+        DatabaseSettings::Url(url) if url.starts_with("sqlite:") => {
+            let options = SqliteConnectOptions::from_str(url).context("invalid SQLite URL")?;
+            connect_sqlite(options).await
+        }
+        DatabaseSettings::Url(url) => {
+            let mut options = ConnectOptions::new(url.clone());
+            options
+                .max_connections(20)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            Database::connect(options)
+                .await
+                .context("cannot connect to the database at DATABASE_URL")
+        }
+    }
+}
+
+async fn connect_sqlite(options: SqliteConnectOptions) -> anyhow::Result<DatabaseConnection> {
+    // WAL lets readers proceed while one writer commits; the busy timeout makes a second writer
+    // wait for the lock instead of failing; foreign keys are off in SQLite unless asked for.
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .context("cannot open the SQLite database")?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("database migration failed")
+}

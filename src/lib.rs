@@ -1,0 +1,15 @@
+//! talentcert: talent certification and learning management for private-domain operations teams.
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod i18n;
+pub mod openapi;
+pub mod pagination;
+pub mod startup;
+pub mod telemetry;
+pub mod templates;
+pub mod web;

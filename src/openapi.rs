@@ -1,0 +1,75 @@
+//! The OpenAPI 3.1 document of the JSON API, served at `/api/openapi.json`.
+use actix_web::{get, HttpResponse};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{audit, auth, error, health, pagination};
+
+/// The API document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "talentcert API",
+        description = "Talent certification and learning management for private-domain operations teams. \
+            Authenticate with `POST /api/v1/auth/login` and send `Authorization: Bearer <access_token>`, \
+            or use the page session cookie together with the `X-CSRF-Token` header on state-changing requests. \
+            Errors are RFC 9457 problem+json; lists answer `{\"items\": [...], \"total\": N}`."
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        auth::handlers::login,
+        auth::handlers::logout,
+        auth::handlers::me,
+        auth::handlers::update_me,
+        auth::handlers::list_users,
+        auth::handlers::create_user,
+        auth::handlers::get_user,
+        auth::handlers::update_user,
+        auth::handlers::set_user_roles,
+        auth::handlers::list_organizations,
+        auth::handlers::create_organization,
+        audit::list_audit,
+    ),
+    components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Signing in and the current user"),
+        (name = "admin", description = "Users, roles and the audit log of an organization"),
+        (name = "platform", description = "Organizations (platform admins)"),
+        (name = "health", description = "Probes")
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::extract::SESSION_COOKIE,
+                "The page session; state-changing requests also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+/// The OpenAPI document.
+#[get("/api/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .json(ApiDoc::openapi())
+}

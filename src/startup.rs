@@ -1,0 +1,171 @@
+//! Building the application: database, migrations, first-start data, keys, and the actix server.
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::seed::{self, SeedReport};
+use crate::auth::service::{load_or_create_secret, random_token};
+use crate::auth::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::error::{AppError, Msg};
+use crate::templates::Templates;
+use crate::{audit, auth, db, health, openapi, web as pages};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    pub tokens: TokenKeys,
+    pub hasher: PasswordHasher,
+    pub templates: Templates,
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+    seed: SeedReport,
+}
+
+impl Application {
+    /// Connects, migrates, seeds, and binds the listener (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        Application::build_with_listener(settings, listener).await
+    }
+
+    /// Like [`Application::build`], on a listener the caller bound.
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        let db = db::connect(&settings).await?;
+        db::migrate(&db).await?;
+        let hasher = PasswordHasher::new(settings.workers)?;
+        let platform = seed::ensure_platform(&db).await?;
+        let seed = if settings.demo {
+            seed::ensure_demo(&db, &hasher, &platform, settings.demo_password.as_deref()).await?
+        } else {
+            SeedReport::default()
+        };
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => load_or_create_secret(&db, "jwt_hs256", random_token)
+                .await
+                .context("cannot read or store the token signing secret")?,
+        };
+        let tokens = TokenKeys::new(
+            secret.as_bytes(),
+            &settings.public_url,
+            settings.token_ttl_seconds,
+        );
+        let templates = Templates::load()?;
+        let state = web::Data::new(AppState {
+            db,
+            settings,
+            tokens,
+            hasher,
+            templates,
+        });
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone())?;
+        Ok(Application {
+            server,
+            port,
+            state,
+            seed,
+        })
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests read the database through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// What first-start seeding did.
+    pub fn seed_report(&self) -> &SeedReport {
+        &self.seed
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (in-flight requests finish) or [`ServerHandle::stop`].
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Adds `X-Request-Id` to every response, the id that also marks the request's log lines.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// Registers every route of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    health::routes(cfg);
+    cfg.service(openapi::openapi_json);
+    auth::routes(cfg);
+    audit::routes(cfg);
+    pages::pages::routes(cfg);
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let workers = state.settings.workers;
+    let max_body = state.settings.max_body_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                AppError::BadRequest(Msg::new("error.malformed_query").arg("detail", err)).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .configure(routes)
+            .default_service(web::to(pages::errors::not_found))
+            .wrap(from_fn(pages::errors::localize_errors))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add((
+                        header::CONTENT_SECURITY_POLICY,
+                        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                         object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+                    )),
+            )
+            .wrap(from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,355 @@
+//! Pages every role shares: sign-in, sign-out, the language switch, the home page per role, and
+//! the admin overview.
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{safe_next, Chrome, LANG_COOKIE};
+use crate::audit::entity as audit_entity;
+use crate::auth::extract::{client_ip, AuthVia, SESSION_COOKIE};
+use crate::auth::service::{self, UserFilter};
+use crate::auth::{Admin, CurrentUser, MaybeUser, PageForm, RequireRole, Role};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+use crate::startup::AppState;
+
+/// Renders a page with its chrome, setting the visitor's CSRF cookie when needed.
+fn render<T: Serialize>(
+    state: &AppState,
+    req: &HttpRequest,
+    user: Option<&CurrentUser>,
+    status: actix_web::http::StatusCode,
+    template: &str,
+    page: T,
+) -> AppResult<HttpResponse> {
+    #[derive(Serialize)]
+    struct Ctx<T> {
+        chrome: Chrome,
+        page: T,
+    }
+    let (chrome, cookie) = Chrome::new(req, user);
+    let html = state.templates.render(template, &Ctx { chrome, page })?;
+    let mut builder = HttpResponse::build(status);
+    if let Some(cookie) = cookie {
+        builder.cookie(cookie);
+    }
+    Ok(builder
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html))
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+struct LoginPage {
+    next: String,
+    email: String,
+    error: Option<String>,
+}
+
+/// The sign-in page.
+#[get("/login")]
+pub async fn login_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    query: web::Query<LoginQuery>,
+) -> AppResult<HttpResponse> {
+    let next = safe_next(query.next.as_deref());
+    if user.0.is_some() {
+        return Ok(redirect(&next));
+    }
+    let page = LoginPage {
+        next,
+        ..Default::default()
+    };
+    render(
+        &state,
+        &req,
+        None,
+        actix_web::http::StatusCode::OK,
+        "login.html",
+        page,
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Signs in from the page: starts a session and sets its cookie.
+#[post("/login")]
+pub async fn login_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let next = safe_next(form.next.as_deref());
+    let ip = client_ip(&req);
+    match service::authenticate(
+        &state.db,
+        &state.hasher,
+        &form.email,
+        &form.password,
+        ip.as_deref(),
+    )
+    .await
+    {
+        Ok(principal) => {
+            let session = service::create_session(
+                &state.db,
+                principal.id,
+                state.settings.session_idle_minutes,
+            )
+            .await?;
+            let cookie = Cookie::build(SESSION_COOKIE, session.token)
+                .path("/")
+                .http_only(true)
+                .secure(state.settings.secure_cookies())
+                .same_site(SameSite::Lax)
+                .finish();
+            let lang_cookie = Cookie::build(LANG_COOKIE, principal.language.tag().to_string())
+                .path("/")
+                .same_site(SameSite::Lax)
+                .max_age(time::Duration::days(365))
+                .finish();
+            Ok(HttpResponse::SeeOther()
+                .cookie(cookie)
+                .cookie(lang_cookie)
+                .insert_header((header::LOCATION, next))
+                .finish())
+        }
+        Err(err @ (AppError::InvalidCredentials | AppError::TooManyRequests { .. })) => {
+            let lang = super::request_lang(&req);
+            let page = LoginPage {
+                next,
+                email: form.email,
+                error: Some(err.problem(lang).detail),
+            };
+            let mut response = render(
+                &state,
+                &req,
+                None,
+                actix_web::ResponseError::status_code(&err),
+                "login.html",
+                page,
+            )?;
+            if let AppError::TooManyRequests { retry_after_secs } = err {
+                if let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            Ok(response)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// An empty form: only its CSRF token matters.
+#[derive(Deserialize)]
+struct EmptyForm {}
+
+/// Signs out: ends the session and clears its cookie.
+#[post("/logout")]
+pub async fn logout_submit(
+    state: web::Data<AppState>,
+    _form: PageForm<EmptyForm>,
+    user: MaybeUser,
+) -> AppResult<HttpResponse> {
+    if let Some(CurrentUser {
+        via: AuthVia::Session { session_id, .. },
+        ..
+    }) = user.0
+    {
+        service::end_session(&state.db, &session_id).await?;
+    }
+    let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    removal.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .cookie(removal)
+        .insert_header((header::LOCATION, "/login"))
+        .finish())
+}
+
+#[derive(Deserialize)]
+struct LanguageForm {
+    lang: String,
+    next: Option<String>,
+}
+
+/// The language switch: remembers the choice in a cookie, and as the preference of a signed-in user.
+#[post("/language")]
+pub async fn switch_language(
+    state: web::Data<AppState>,
+    form: PageForm<LanguageForm>,
+    user: MaybeUser,
+) -> AppResult<HttpResponse> {
+    let lang = Lang::from_tag(&form.0.lang)
+        .ok_or_else(|| AppError::field("lang", "validation.language"))?;
+    if let Some(user) = &user.0 {
+        service::update_profile(&state.db, user.id, None, Some(lang)).await?;
+    }
+    let cookie = Cookie::build(LANG_COOKIE, lang.tag().to_string())
+        .path("/")
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::days(365))
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .cookie(cookie)
+        .insert_header((header::LOCATION, safe_next(form.0.next.as_deref())))
+        .finish())
+}
+
+#[derive(Serialize)]
+struct RoleCount {
+    role: Role,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct HomePage {
+    roles: Vec<Role>,
+    is_platform: bool,
+    people: Option<Vec<RoleCount>>,
+}
+
+/// The home page: a section for each role the person holds.
+#[get("/")]
+pub async fn home(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
+    let people = if user.has(Role::Admin) || user.has(Role::Hr) {
+        let mut counts = Vec::new();
+        for role in Role::ALL {
+            let filter = UserFilter {
+                role: Some(role),
+                limit: 1,
+                ..Default::default()
+            };
+            let (_, count) = service::list_users(&state.db, user.org_id, &filter).await?;
+            counts.push(RoleCount { role, count });
+        }
+        Some(counts)
+    } else {
+        None
+    };
+    let page = HomePage {
+        roles: user.roles.clone(),
+        is_platform: user.org_is_platform,
+        people,
+    };
+    render(
+        &state,
+        &req,
+        Some(&user),
+        actix_web::http::StatusCode::OK,
+        "home.html",
+        page,
+    )
+}
+
+#[derive(Serialize)]
+struct AdminUserRow {
+    id: i64,
+    display_name: String,
+    email: String,
+    roles: Vec<Role>,
+    status: String,
+}
+
+#[derive(Serialize)]
+struct AdminAuditRow {
+    action: String,
+    actor_user_id: Option<i64>,
+    target: String,
+    ip: Option<String>,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct AdminPage {
+    users: Vec<AdminUserRow>,
+    total_users: u64,
+    audit: Vec<AdminAuditRow>,
+}
+
+/// The admin overview: the organization's people and its latest audit entries.
+#[get("/admin")]
+pub async fn admin_overview(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: RequireRole<Admin>,
+) -> AppResult<HttpResponse> {
+    let filter = UserFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    let (users, total_users) = service::list_users(&state.db, admin.org_id, &filter).await?;
+    let audit_filter = crate::audit::service::AuditFilter {
+        limit: 20,
+        ..Default::default()
+    };
+    let (entries, _) = crate::audit::service::list(&state.db, admin.org_id, &audit_filter).await?;
+    let page = AdminPage {
+        users: users
+            .into_iter()
+            .map(|u| AdminUserRow {
+                id: u.user.id,
+                display_name: u.user.display_name,
+                email: u.user.email,
+                roles: u.roles,
+                status: u.user.status,
+            })
+            .collect(),
+        total_users,
+        audit: entries
+            .into_iter()
+            .map(|e: audit_entity::Model| AdminAuditRow {
+                action: e.action,
+                actor_user_id: e.actor_user_id,
+                target: format!("{} {}", e.target_type, e.target_id.unwrap_or_default()),
+                ip: e.ip,
+                created_at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            })
+            .collect(),
+    };
+    render(
+        &state,
+        &req,
+        Some(&admin.user),
+        actix_web::http::StatusCode::OK,
+        "admin.html",
+        page,
+    )
+}
+
+/// Registers the shared pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_page)
+        .service(login_submit)
+        .service(logout_submit)
+        .service(switch_language)
+        .service(home)
+        .service(admin_overview)
+        .service(super::assets::stylesheet)
+        .service(super::assets::favicon);
+}
