@@ -38,14 +38,17 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings.clone()).await?;
     let report = app.seed_report();
+    let public_url = app.state().settings.public_url.clone();
     tracing::info!(
         bind = %settings.bind,
         port = app.port(),
         database = settings.database_kind(),
-        public_url = %settings.public_url,
+        %public_url,
         "talentcert is listening"
     );
-    println!("talentcert is running at {}", settings.public_url);
+    let host = settings.bind.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host);
+    println!("talentcert is listening on {host}:{}", app.port());
+    println!("Open {public_url} in a browser.");
     if report.demo_present {
         println!("Demo accounts:");
         for (email, _, on_platform, roles) in DEMO_ACCOUNTS {

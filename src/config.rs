@@ -179,6 +179,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub data_dir: PathBuf,
     pub public_url: String,
+    /// Whether the public URL was configured (else it follows the address actually bound).
+    pub public_url_configured: bool,
     pub jwt_secret: Option<String>,
     pub demo: bool,
     pub demo_password: Option<String>,
@@ -249,6 +251,7 @@ impl Settings {
             },
             Some(url) => DatabaseSettings::Url(url),
         };
+        let public_url_configured = m.public_url.is_some();
         let public_url = m
             .public_url
             .unwrap_or_else(|| format!("http://{bind}"))
@@ -300,6 +303,7 @@ impl Settings {
             database,
             data_dir,
             public_url,
+            public_url_configured,
             jwt_secret,
             demo: !m.no_demo && m.demo.unwrap_or(true),
             demo_password,

@@ -7,7 +7,10 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, SqlxSqliteConnector,
+    TransactionTrait,
+};
 
 use crate::config::{DatabaseSettings, Settings};
 
@@ -59,9 +62,39 @@ async fn connect_sqlite(options: SqliteConnectOptions) -> anyhow::Result<Databas
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
-/// Applies every pending migration.
+/// A fixed key for PostgreSQL's advisory lock that serialises migrations across instances.
+const MIGRATION_LOCK_KEY: i64 = 7_272_700;
+
+/// Applies every pending migration, one instance at a time: instances starting together against
+/// one database wait for each other instead of creating the same tables twice.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None)
-        .await
-        .context("database migration failed")
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+                .await
+                .context("cannot take the migration lock")?;
+            Migrator::up(&txn, None)
+                .await
+                .context("database migration failed")?;
+            txn.commit().await?;
+        }
+        _ => {
+            // SQLite: the first write of a transaction takes the database's write lock (other
+            // writers wait on the busy timeout), and DDL is transactional.
+            db.execute_unprepared(
+                "CREATE TABLE IF NOT EXISTS talentcert_migration_lock (id INTEGER PRIMARY KEY)",
+            )
+            .await?;
+            let txn = db.begin().await?;
+            txn.execute_unprepared("DELETE FROM talentcert_migration_lock")
+                .await
+                .context("cannot take the migration lock")?;
+            Migrator::up(&txn, None)
+                .await
+                .context("database migration failed")?;
+            txn.commit().await?;
+        }
+    }
+    Ok(())
 }

@@ -63,11 +63,7 @@ impl Application {
                 .await
                 .context("cannot read or store the token signing secret")?,
         };
-        let tokens = TokenKeys::new(
-            secret.as_bytes(),
-            &settings.public_url,
-            settings.token_ttl_seconds,
-        );
+        let tokens = TokenKeys::new(secret.as_bytes(), settings.token_ttl_seconds);
         let templates = Templates::load()?;
         let state = web::Data::new(AppState {
             db,

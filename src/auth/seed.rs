@@ -123,38 +123,40 @@ pub async fn ensure_demo(
         }
     }
     let admin = first_admin.ok_or_else(|| anyhow::anyhow!("the demo has no admin"))?;
-    let created = service::create_organization(
-        db,
-        None,
-        NewOrganization {
-            name: DisplayName::parse("name", "Demo Retail Co.")
-                .map_err(|i| anyhow::anyhow!("{}", i.field))?,
-            slug: super::model::Slug::parse("slug", DEMO_SLUG)
-                .map_err(|i| anyhow::anyhow!("{}", i.field))?,
-            admin,
-        },
-    )
-    .await;
-    let demo_org = match created {
-        Ok((org, _)) => org,
+    let organization = NewOrganization {
+        name: DisplayName::parse("name", "Demo Retail Co.").map_err(|i| anyhow::anyhow!("{}", i.field))?,
+        slug: super::model::Slug::parse("slug", DEMO_SLUG).map_err(|i| anyhow::anyhow!("{}", i.field))?,
+        admin,
+    };
+    // One transaction: the demo exists whole or not at all.
+    let txn = db.begin().await?;
+    let created = match service::insert_organization(&txn, None, &organization).await {
+        Ok((org, _)) => {
+            let mut result = Ok(());
+            for (org_id, user) in &others {
+                let org_id = if *org_id == 0 { org.id } else { *org_id };
+                if let Err(err) = service::insert_user(&txn, org_id, user).await {
+                    result = Err(err);
+                    break;
+                }
+            }
+            result
+        }
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(()) => txn.commit().await?,
         // Another instance starting at the same moment created it first.
         Err(AppError::Conflict(_)) => {
+            txn.rollback().await?;
             return Ok(SeedReport {
                 demo_present: true,
                 demo_created: false,
                 demo_password: configured_password.map(str::to_string),
-            })
+            });
         }
         Err(other) => return Err(anyhow::anyhow!("creating the demo organization: {other:?}")),
-    };
-    let txn = db.begin().await?;
-    for (org_id, user) in &others {
-        let org_id = if *org_id == 0 { demo_org.id } else { *org_id };
-        service::insert_user(&txn, org_id, user)
-            .await
-            .map_err(|e| anyhow::anyhow!("creating demo user {}: {e:?}", user.email.as_str()))?;
     }
-    txn.commit().await?;
     Ok(SeedReport {
         demo_present: true,
         demo_created: true,

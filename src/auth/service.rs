@@ -762,9 +762,20 @@ pub async fn create_organization(
     new: NewOrganization,
 ) -> AppResult<(organization::Model, user::Model)> {
     let txn = db.begin().await?;
+    let created = insert_organization(&txn, actor, &new).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Inserts an organization with its first admin (within the caller's transaction), audited.
+pub async fn insert_organization<C: ConnectionTrait>(
+    conn: &C,
+    actor: Option<&Actor>,
+    new: &NewOrganization,
+) -> AppResult<(organization::Model, user::Model)> {
     let exists = organization::Entity::find()
         .filter(organization::Column::Slug.eq(new.slug.as_str()))
-        .count(&txn)
+        .count(conn)
         .await?;
     if exists > 0 {
         return Err(AppError::Conflict(Msg::new("error.slug_taken")));
@@ -776,13 +787,13 @@ pub async fn create_organization(
         is_platform: Set(false),
         created_at: Set(Utc::now()),
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
-    let admin = insert_user(&txn, org.id, &new.admin).await?;
+    let admin = insert_user(conn, org.id, &new.admin).await?;
     let after = json!({ "name": org.name, "slug": org.slug, "admin_email": admin.email });
     for org_id in [actor.map(|a| a.org_id), Some(org.id)] {
         audit::record(
-            &txn,
+            conn,
             AuditEvent {
                 org_id,
                 actor_user_id: actor.map(|a| a.user_id),
@@ -796,7 +807,6 @@ pub async fn create_organization(
         )
         .await?;
     }
-    txn.commit().await?;
     Ok((org, admin))
 }
 

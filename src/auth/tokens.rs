@@ -8,6 +8,9 @@ use crate::error::AppError;
 
 /// The `aud` every access token carries.
 pub const AUDIENCE: &str = "talentcert-api";
+/// The `iss` of access tokens. Fixed rather than the public URL, so that moving the service to
+/// another address does not sign everyone out.
+pub const ISSUER: &str = "talentcert";
 
 /// The claims of an access token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,8 +38,12 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
-    /// Keys from a shared secret; tokens name `issuer` and live `ttl_seconds`.
-    pub fn new(secret: &[u8], issuer: &str, ttl_seconds: i64) -> TokenKeys {
+    /// Keys from a shared secret; tokens live `ttl_seconds`.
+    pub fn new(secret: &[u8], ttl_seconds: i64) -> TokenKeys {
+        TokenKeys::with_issuer(secret, ISSUER, ttl_seconds)
+    }
+
+    fn with_issuer(secret: &[u8], issuer: &str, ttl_seconds: i64) -> TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[issuer]);
@@ -86,7 +93,7 @@ mod tests {
     use base64::Engine;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(&[7u8; 32], "http://test", 60)
+        TokenKeys::new(&[7u8; 32], 60)
     }
 
     #[test]
@@ -107,9 +114,9 @@ mod tests {
         let payload = token.split('.').nth(1).unwrap_or_default();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(k.verify(&format!("{header}.{payload}.")).is_err());
-        let other = TokenKeys::new(&[8u8; 32], "http://test", 60);
+        let other = TokenKeys::new(&[8u8; 32], 60);
         assert!(other.verify(&token).is_err());
-        let other_issuer = TokenKeys::new(&[7u8; 32], "http://elsewhere", 60);
+        let other_issuer = TokenKeys::with_issuer(&[7u8; 32], "elsewhere", 60);
         assert!(other_issuer.verify(&token).is_err());
         Ok(())
     }

@@ -1,0 +1,12 @@
+//! Integration tests: the real service on a random port, a fresh database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod cli;
+mod errors;
+mod helpers;
+mod openapi;
+mod organizations;
+mod pages;
+mod persistence;
+mod users;
