@@ -46,7 +46,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         %public_url,
         "talentcert is listening"
     );
-    let host = settings.bind.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host);
+    let host = settings
+        .bind
+        .rsplit_once(':')
+        .map_or("127.0.0.1", |(host, _)| host);
     println!("talentcert is listening on {host}:{}", app.port());
     println!("Open {public_url} in a browser.");
     if report.demo_present {

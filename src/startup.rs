@@ -50,7 +50,9 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let db = db::connect(&settings).await?;
         db::migrate(&db).await?;
-        let hasher = PasswordHasher::new(settings.workers)?;
+        // At most one hash per core at a time, whatever the number of HTTP workers.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = PasswordHasher::new(cores)?;
         let platform = seed::ensure_platform(&db).await?;
         let seed = if settings.demo {
             seed::ensure_demo(&db, &hasher, &platform, settings.demo_password.as_deref()).await?

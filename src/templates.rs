@@ -74,3 +74,88 @@ impl Templates {
             .map_err(AppError::Internal)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Catalogs;
+
+    #[test]
+    fn every_template_file_is_registered_and_parses() -> anyhow::Result<()> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        on_disk.sort();
+        let mut registered: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        registered.sort();
+        assert_eq!(on_disk, registered);
+        Templates::load()?;
+        Ok(())
+    }
+
+    #[test]
+    fn every_literal_message_key_in_templates_exists() {
+        let catalogs = Catalogs::get();
+        for (name, text) in TEMPLATES {
+            for quote in ['"', '\''] {
+                let marker = format!("t(key={quote}");
+                for piece in text.split(&marker).skip(1) {
+                    let Some((key, rest)) = piece.split_once(quote) else {
+                        continue;
+                    };
+                    // A key built with `~` is checked by rendering the pages instead.
+                    if rest.trim_start().starts_with('~') {
+                        continue;
+                    }
+                    for lang in Lang::ALL {
+                        assert!(
+                            catalogs.has(lang, key),
+                            "{name}: {key} is missing in {}",
+                            lang.tag()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dynamic_keys_used_by_templates_exist() {
+        let catalogs = Catalogs::get();
+        for lang in Lang::ALL {
+            for role in ["learner", "hr", "trainer", "admin"] {
+                for key in [
+                    format!("role.{role}"),
+                    format!("home.section.{role}.title"),
+                    format!("home.section.{role}.body"),
+                ] {
+                    assert!(catalogs.has(lang, &key), "{key} missing in {}", lang.tag());
+                }
+            }
+            for status in ["active", "invited", "deactivated"] {
+                assert!(catalogs.has(lang, &format!("status.{status}")));
+            }
+            for slug in [
+                "validation",
+                "bad-request",
+                "unauthenticated",
+                "invalid-credentials",
+                "forbidden",
+                "not-found",
+                "conflict",
+                "payload-too-large",
+                "unsupported-media-type",
+                "too-many-requests",
+                "unavailable",
+                "internal",
+            ] {
+                assert!(
+                    catalogs.has(lang, &format!("problem.{slug}")),
+                    "problem.{slug}"
+                );
+            }
+        }
+    }
+}

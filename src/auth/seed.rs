@@ -124,8 +124,10 @@ pub async fn ensure_demo(
     }
     let admin = first_admin.ok_or_else(|| anyhow::anyhow!("the demo has no admin"))?;
     let organization = NewOrganization {
-        name: DisplayName::parse("name", "Demo Retail Co.").map_err(|i| anyhow::anyhow!("{}", i.field))?,
-        slug: super::model::Slug::parse("slug", DEMO_SLUG).map_err(|i| anyhow::anyhow!("{}", i.field))?,
+        name: DisplayName::parse("name", "Demo Retail Co.")
+            .map_err(|i| anyhow::anyhow!("{}", i.field))?,
+        slug: super::model::Slug::parse("slug", DEMO_SLUG)
+            .map_err(|i| anyhow::anyhow!("{}", i.field))?,
         admin,
     };
     // One transaction: the demo exists whole or not at all.

@@ -279,7 +279,7 @@ struct AdminUserRow {
 #[derive(Serialize)]
 struct AdminAuditRow {
     action: String,
-    actor_user_id: Option<i64>,
+    actor: Option<String>,
     target: String,
     ip: Option<String>,
     created_at: String,
@@ -309,6 +309,24 @@ pub async fn admin_overview(
         ..Default::default()
     };
     let (entries, _) = crate::audit::service::list(&state.db, admin.org_id, &audit_filter).await?;
+    let actor_name = |id: Option<i64>| {
+        id.map(|id| {
+            users
+                .iter()
+                .find(|u| u.user.id == id)
+                .map_or_else(|| format!("#{id}"), |u| u.user.display_name.clone())
+        })
+    };
+    let audit = entries
+        .into_iter()
+        .map(|e: audit_entity::Model| AdminAuditRow {
+            actor: actor_name(e.actor_user_id),
+            action: e.action,
+            target: format!("{} {}", e.target_type, e.target_id.unwrap_or_default()),
+            ip: e.ip,
+            created_at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        })
+        .collect();
     let page = AdminPage {
         users: users
             .into_iter()
@@ -321,16 +339,7 @@ pub async fn admin_overview(
             })
             .collect(),
         total_users,
-        audit: entries
-            .into_iter()
-            .map(|e: audit_entity::Model| AdminAuditRow {
-                action: e.action,
-                actor_user_id: e.actor_user_id,
-                target: format!("{} {}", e.target_type, e.target_id.unwrap_or_default()),
-                ip: e.ip,
-                created_at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            })
-            .collect(),
+        audit,
     };
     render(
         &state,

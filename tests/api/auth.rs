@@ -5,7 +5,9 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{json, spawn_app, spawn_app_with, AppOptions, TestDb, DEMO_PASSWORD, TEST_SECRET};
+use crate::helpers::{
+    json, spawn_app, spawn_app_with, AppOptions, TestDb, DEMO_PASSWORD, TEST_SECRET,
+};
 
 #[tokio::test]
 async fn login_answers_a_bearer_token_for_the_right_password() {
@@ -20,7 +22,10 @@ async fn login_answers_a_bearer_token_for_the_right_password() {
     assert_eq!(me["email"], "learner@demo.test");
     assert_eq!(me["roles"], json!(["learner"]));
     assert_eq!(me["organization"]["name"], "Demo Retail Co.");
-    assert!(me.get("csrf_token").is_none(), "bearer callers get no CSRF token");
+    assert!(
+        me.get("csrf_token").is_none(),
+        "bearer callers get no CSRF token"
+    );
 }
 
 #[tokio::test]
@@ -40,7 +45,10 @@ async fn wrong_password_and_unknown_email_answer_the_same_401() {
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let unknown_body = json(unknown).await;
     assert_eq!(wrong_body, unknown_body);
-    assert_eq!(wrong_body["type"], "urn:talentcert:problem:invalid-credentials");
+    assert_eq!(
+        wrong_body["type"],
+        "urn:talentcert:problem:invalid-credentials"
+    );
 }
 
 #[tokio::test]
@@ -48,14 +56,25 @@ async fn repeated_failures_are_throttled_even_with_the_right_password() {
     let app = spawn_app().await;
     for attempt in 1..=5 {
         let response = app.login("hr@demo.test", "wrong-password").await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
     }
     let blocked = app.login("hr@demo.test", DEMO_PASSWORD).await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: i64 = blocked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: i64 = blocked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=30).contains(&retry_after), "retry after {retry_after}");
     // Other accounts are not affected.
-    assert_eq!(app.login("learner@demo.test", DEMO_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.login("learner@demo.test", DEMO_PASSWORD).await.status(),
+        StatusCode::OK
+    );
     // The counter lives in the database, where every instance sees it.
     let db = app.db.connect().await;
     use sea_orm::{ConnectionTrait, Statement};
@@ -82,7 +101,10 @@ async fn login_body_is_validated() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = json(response).await;
-    assert_eq!(crate::helpers::problem_fields(&body), vec!["email", "password"]);
+    assert_eq!(
+        crate::helpers::problem_fields(&body),
+        vec!["email", "password"]
+    );
 }
 
 fn claims(exp_offset: i64, iss: &str) -> Value {
@@ -103,20 +125,29 @@ async fn expired_tampered_and_unsigned_tokens_are_refused() {
     let key = EncodingKey::from_secret(TEST_SECRET.as_bytes());
     let admin_id = {
         let token = app.token("admin").await;
-        json(app.get("/api/v1/me", &token).await).await["id"].as_i64().unwrap()
+        json(app.get("/api/v1/me", &token).await).await["id"]
+            .as_i64()
+            .unwrap()
     };
     let mut good_claims = claims(600, "talentcert");
     good_claims["sub"] = json!(admin_id.to_string());
-    good_claims["org"] = json(app.get("/api/v1/me", &app.token("admin").await).await).await["organization"]["id"].clone();
+    good_claims["org"] = json(app.get("/api/v1/me", &app.token("admin").await).await).await
+        ["organization"]["id"]
+        .clone();
     let valid = encode(&Header::default(), &good_claims, &key).unwrap();
-    assert_eq!(app.get("/api/v1/me", &valid).await.status(), StatusCode::OK, "a well-formed token works");
+    assert_eq!(
+        app.get("/api/v1/me", &valid).await.status(),
+        StatusCode::OK,
+        "a well-formed token works"
+    );
 
     let mut expired_claims = good_claims.clone();
     expired_claims["exp"] = json!(chrono::Utc::now().timestamp() - 120);
     let expired = encode(&Header::default(), &expired_claims, &key).unwrap();
 
     let mut parts: Vec<String> = valid.split('.').map(str::to_string).collect();
-    let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
     payload["roles"] = json!(["admin", "hr"]);
     payload["sub"] = json!("2");
     parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
@@ -125,7 +156,12 @@ async fn expired_tampered_and_unsigned_tokens_are_refused() {
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let unsigned = format!("{none_header}.{}.", valid.split('.').nth(1).unwrap());
 
-    let other_key = encode(&Header::default(), &good_claims, &EncodingKey::from_secret(b"another-secret-another-secret-xx")).unwrap();
+    let other_key = encode(
+        &Header::default(),
+        &good_claims,
+        &EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+    )
+    .unwrap();
     let wrong_issuer = encode(&Header::default(), &claims(600, "http://elsewhere"), &key).unwrap();
 
     for (name, token) in [
@@ -139,7 +175,10 @@ async fn expired_tampered_and_unsigned_tokens_are_refused() {
         let response = app.get("/api/v1/me", &token).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name} token");
         let body = json(response).await;
-        assert_eq!(body["type"], "urn:talentcert:problem:unauthenticated", "{name}");
+        assert_eq!(
+            body["type"], "urn:talentcert:problem:unauthenticated",
+            "{name}"
+        );
     }
     let no_token = app.api.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
@@ -159,7 +198,11 @@ async fn logins_are_audited() {
     let _ = app.login("learner@demo.test", "wrong-password").await;
     let _ = app.token("learner").await;
     let admin = app.token("admin").await;
-    let body = json(app.get("/api/v1/audit?action=auth.login_failed", &admin).await).await;
+    let body = json(
+        app.get("/api/v1/audit?action=auth.login_failed", &admin)
+            .await,
+    )
+    .await;
     assert_eq!(body["total"], 1);
     assert_eq!(body["items"][0]["ip"], "127.0.0.1");
     let logins = json(app.get("/api/v1/audit?action=auth.login", &admin).await).await;
@@ -172,8 +215,14 @@ async fn audit_log_is_append_only_in_the_database() {
     let _ = app.token("admin").await;
     let db = app.db.connect().await;
     use sea_orm::ConnectionTrait;
-    assert!(db.execute_unprepared("UPDATE audit_log SET action = 'x'").await.is_err());
-    assert!(db.execute_unprepared("DELETE FROM audit_log").await.is_err());
+    assert!(db
+        .execute_unprepared("UPDATE audit_log SET action = 'x'")
+        .await
+        .is_err());
+    assert!(db
+        .execute_unprepared("DELETE FROM audit_log")
+        .await
+        .is_err());
 }
 
 /// Signs in through the page form and returns a cookie-keeping client and its CSRF token.
@@ -183,15 +232,31 @@ pub async fn page_session(app: &crate::helpers::TestApp, email: &str) -> (reqwes
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = crate::pages::csrf_of(&page);
     let response = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("email", email), ("password", DEMO_PASSWORD), ("next", "/")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", DEMO_PASSWORD),
+            ("next", "/"),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "page login of {email}");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "page login of {email}"
+    );
     let me = client.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     let csrf = json(me).await["csrf_token"].as_str().unwrap().to_string();
@@ -202,11 +267,20 @@ pub async fn page_session(app: &crate::helpers::TestApp, email: &str) -> (reqwes
 async fn the_page_session_works_for_the_api_and_changes_need_the_csrf_header() {
     let app = spawn_app().await;
     let (client, csrf) = page_session(&app, "admin@demo.test").await;
-    let body = json!({ "email": "new@demo.test", "display_name": "New Person", "roles": ["learner"] });
+    let body =
+        json!({ "email": "new@demo.test", "display_name": "New Person", "roles": ["learner"] });
 
-    let without = client.post(app.url("/api/v1/users")).json(&body).send().await.unwrap();
+    let without = client
+        .post(app.url("/api/v1/users"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(without.status(), StatusCode::FORBIDDEN);
-    assert_eq!(json(without).await["detail"].as_str().unwrap().contains("form has expired"), true);
+    assert!(json(without).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("form has expired"));
 
     let wrong = client
         .post(app.url("/api/v1/users"))
@@ -227,14 +301,26 @@ async fn the_page_session_works_for_the_api_and_changes_need_the_csrf_header() {
     assert_eq!(with.status(), StatusCode::CREATED);
 
     // Reads need no token.
-    assert_eq!(client.get(app.url("/api/v1/users")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
     let (client, csrf) = page_session(&app, "learner@demo.test").await;
-    let no_csrf = client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    let no_csrf = client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
     let out = client
         .post(app.url("/api/v1/auth/logout"))
@@ -243,5 +329,92 @@ async fn logout_ends_the_session() {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_session_in_use_is_renewed_and_an_idle_one_expires() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let (client, _) = page_session(&app, "learner@demo.test").await;
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let earlier = chrono::Utc::now() - chrono::Duration::minutes(10);
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        match backend {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE sessions SET expires_at = $1, last_seen_at = $2"
+            }
+            _ => "UPDATE sessions SET expires_at = ?, last_seen_at = ?",
+        },
+        [soon.into(), earlier.into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let row = db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT expires_at FROM sessions",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let expires: chrono::DateTime<chrono::Utc> = row.try_get("", "expires_at").unwrap();
+    assert!(
+        expires > chrono::Utc::now() + chrono::Duration::hours(8),
+        "renewed to {expires}"
+    );
+
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        match backend {
+            sea_orm::DbBackend::Postgres => "UPDATE sessions SET expires_at = $1",
+            _ => "UPDATE sessions SET expires_at = ?",
+        },
+        [past.into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let left = db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM sessions",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        left.try_get::<i64>("", "n").unwrap(),
+        0,
+        "the expired session is removed"
+    );
 }

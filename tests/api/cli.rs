@@ -9,7 +9,9 @@ use crate::helpers::{spawn_app_with, AppOptions, TestDb};
 
 fn talentcert(db: &TestDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_talentcert"));
-    cmd.env_clear().env("RUST_LOG", "warn").env("TALENTCERT_DEMO", "false");
+    cmd.env_clear()
+        .env("RUST_LOG", "warn")
+        .env("TALENTCERT_DEMO", "false");
     match db.settings() {
         talentcert::config::DatabaseSettings::Sqlite { path } => {
             cmd.env("TALENTCERT_DATA_DIR", path.parent().unwrap());
@@ -23,7 +25,10 @@ fn talentcert(db: &TestDb) -> Command {
 
 #[test]
 fn help_documents_every_setting() {
-    let output = Command::new(env!("CARGO_BIN_EXE_talentcert")).arg("--help").output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_talentcert"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for name in [
@@ -59,42 +64,108 @@ fn a_short_configured_secret_is_refused() {
 async fn org_and_user_create_set_up_a_working_account() {
     let db = TestDb::fresh().await;
     let org = talentcert(&db)
-        .args(["org", "create", "--name", "Acme Retail", "--slug", "acme", "--admin-email", "boss@acme.test", "--admin-name", "Boss", "--admin-password-stdin"])
+        .args([
+            "org",
+            "create",
+            "--name",
+            "Acme Retail",
+            "--slug",
+            "acme",
+            "--admin-email",
+            "boss@acme.test",
+            "--admin-name",
+            "Boss",
+            "--admin-password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    org.stdin.as_ref().unwrap().write_all(b"boss-password-1\n").unwrap();
+    org.stdin
+        .as_ref()
+        .unwrap()
+        .write_all(b"boss-password-1\n")
+        .unwrap();
     let out = org.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut user = talentcert(&db)
-        .args(["user", "create", "--org", "acme", "--email", "Trainer@Acme.test", "--role", "trainer", "--role", "learner"])
+        .args([
+            "user",
+            "create",
+            "--org",
+            "acme",
+            "--email",
+            "Trainer@Acme.test",
+            "--role",
+            "trainer",
+            "--role",
+            "learner",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    user.stdin.take().unwrap().write_all(b"trainer-password\n").unwrap();
+    user.stdin
+        .take()
+        .unwrap()
+        .write_all(b"trainer-password\n")
+        .unwrap();
     let out = user.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = talentcert(&db)
-        .args(["user", "create", "--org", "nowhere", "--email", "x@acme.test", "--role", "learner"])
+        .args([
+            "user",
+            "create",
+            "--org",
+            "nowhere",
+            "--email",
+            "x@acme.test",
+            "--role",
+            "learner",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no organization has the slug"));
 
-    let app = spawn_app_with(db, AppOptions { demo: false, ..Default::default() }).await;
+    let app = spawn_app_with(
+        db,
+        AppOptions {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await;
     let token = app.token_for("trainer@acme.test", "trainer-password").await;
     let me = crate::helpers::json(app.get("/api/v1/me", &token).await).await;
     assert_eq!(me["roles"], serde_json::json!(["learner", "trainer"]));
     assert_eq!(me["organization"]["name"], "Acme Retail");
-    assert_eq!(app.login("boss@acme.test", "boss-password-1").await.status(), StatusCode::OK);
-    assert_eq!(app.login("learner@demo.test", "anything-at-all").await.status(), StatusCode::UNAUTHORIZED, "no demo");
+    assert_eq!(
+        app.login("boss@acme.test", "boss-password-1")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("learner@demo.test", "anything-at-all")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "no demo"
+    );
 }
 
 #[tokio::test]
@@ -110,25 +181,39 @@ async fn serve_stops_cleanly_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let address = loop {
-        let line = lines.next().expect("the service prints where it listens").unwrap();
+        let line = lines
+            .next()
+            .expect("the service prints where it listens")
+            .unwrap();
         if let Some(rest) = line.strip_prefix("talentcert is listening on ") {
             break rest.trim().to_string();
         }
     };
     let rest: Vec<String> = lines.by_ref().take(7).map(|l| l.unwrap()).collect();
-    assert!(rest.iter().any(|l| l.contains("learner@demo.test")), "demo accounts printed: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("learner@demo.test")),
+        "demo accounts printed: {rest:?}"
+    );
     // Keep reading, so that the service never writes into a closed pipe.
     let drain = std::thread::spawn(move || lines.count());
-    let health = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
+    let health = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "still running 20 s after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 20 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "exit status {status:?}");

@@ -19,7 +19,10 @@ async fn malformed_json_is_a_400_naming_the_position() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body = json(response).await;
     assert_eq!(body["type"], "urn:talentcert:problem:bad-request");
-    assert!(body["detail"].as_str().unwrap().contains("line 2"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("line 2"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -36,7 +39,10 @@ async fn a_wrong_type_is_a_422_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(crate::helpers::problem_fields(&json(response).await), vec!["roles"]);
+    assert_eq!(
+        crate::helpers::problem_fields(&json(response).await),
+        vec!["roles"]
+    );
 }
 
 #[tokio::test]
@@ -52,13 +58,19 @@ async fn another_content_type_is_a_415() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let body = json(response).await;
-    assert!(body["detail"].as_str().unwrap().contains("application/json"));
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_a_413() {
     let app = spawn_app().await;
-    let huge = format!(r#"{{"email": "a@b.c", "password": "{}"}}"#, "x".repeat(200 * 1024));
+    let huge = format!(
+        r#"{{"email": "a@b.c", "password": "{}"}}"#,
+        "x".repeat(200 * 1024)
+    );
     let response = app
         .api
         .post(app.url("/api/v1/auth/login"))
@@ -72,7 +84,8 @@ async fn an_oversized_body_is_a_413() {
     assert!(body["detail"].as_str().unwrap().contains("65536"), "{body}");
 
     // Without a Content-Length (chunked), the limit still holds.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..100).map(|_| Ok(vec![b' '; 4096])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..100).map(|_| Ok(vec![b' '; 4096])).collect();
     let stream = futures_util::stream::iter(chunks);
     let chunked = app
         .api
@@ -102,7 +115,11 @@ async fn hostile_bodies_never_cause_a_500() {
         "{\"roles\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
     ];
     for body in bodies {
-        for path in ["/api/v1/users", "/api/v1/auth/login", "/api/v1/organizations"] {
+        for path in [
+            "/api/v1/users",
+            "/api/v1/auth/login",
+            "/api/v1/organizations",
+        ] {
             let response = app
                 .api
                 .post(app.url(path))
@@ -113,7 +130,10 @@ async fn hostile_bodies_never_cause_a_500() {
                 .await
                 .unwrap();
             let status = response.status();
-            assert!(status.is_client_error(), "{path} with {body:?} answered {status}");
+            assert!(
+                status.is_client_error(),
+                "{path} with {body:?} answered {status}"
+            );
             let problem = json(response).await;
             assert!(problem["detail"].is_string(), "{problem}");
         }
@@ -123,14 +143,25 @@ async fn hostile_bodies_never_cause_a_500() {
 #[tokio::test]
 async fn unknown_paths_are_404_in_the_right_format() {
     let app = spawn_app().await;
-    let api = app.api.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    let api = app
+        .api
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status(), StatusCode::NOT_FOUND);
     assert_eq!(api.headers()["content-type"], "application/problem+json");
     let page = app.api.get(app.url("/nothing-here")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = page.text().await.unwrap();
-    assert!(html.contains("<h1 id=\"error-heading\">Not found</h1>"), "{html}");
+    assert!(
+        html.contains("<h1 id=\"error-heading\">Not found</h1>"),
+        "{html}"
+    );
 }
 
 #[tokio::test]

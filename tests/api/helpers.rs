@@ -19,8 +19,14 @@ pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret!";
 
 /// A database that exists for one test.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, path: PathBuf },
-    Postgres { server_url: String, name: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+    },
     /// A database owned by another `TestDb` (a second instance on the same data).
     Shared(DatabaseSettings),
 }
@@ -28,7 +34,10 @@ pub enum TestDb {
 impl TestDb {
     /// A fresh, migrated database (PostgreSQL when `TEST_DATABASE_URL` is set).
     pub async fn fresh() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(url) => TestDb::fresh_postgres(&url, true).await,
             None => TestDb::fresh_sqlite(),
         }
@@ -36,7 +45,10 @@ impl TestDb {
 
     /// A fresh database with no tables at all.
     pub async fn empty() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(url) => TestDb::fresh_postgres(&url, false).await,
             None => TestDb::fresh_sqlite(),
         }
@@ -79,7 +91,9 @@ impl TestDb {
     pub fn settings(&self) -> DatabaseSettings {
         match self {
             TestDb::Sqlite { path, .. } => DatabaseSettings::Sqlite { path: path.clone() },
-            TestDb::Postgres { server_url, name } => DatabaseSettings::Url(format!("{server_url}/{name}")),
+            TestDb::Postgres { server_url, name } => {
+                DatabaseSettings::Url(format!("{server_url}/{name}"))
+            }
             TestDb::Shared(settings) => settings.clone(),
         }
     }
@@ -87,7 +101,9 @@ impl TestDb {
     /// A direct connection, for assertions on database state.
     pub async fn connect(&self) -> DatabaseConnection {
         let settings = Settings::for_database(self.settings()).expect("settings");
-        talentcert::db::connect(&settings).await.expect("connect to test database")
+        talentcert::db::connect(&settings)
+            .await
+            .expect("connect to test database")
     }
 }
 
@@ -98,11 +114,17 @@ impl Drop for TestDb {
             let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
             // Drop runs outside async code: use a runtime of its own on a thread of its own.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(ConnectOptions::new(url).sqlx_logging(false).to_owned()).await {
+                    if let Ok(admin) =
+                        Database::connect(ConnectOptions::new(url).sqlx_logging(false).to_owned())
+                            .await
+                    {
                         let _ = admin.execute_unprepared(&sql).await;
                         let _ = admin.close().await;
                     }
@@ -124,8 +146,13 @@ fn server_url(url: &str) -> String {
 
 async fn connect_one(url: &str) -> DatabaseConnection {
     let mut options = ConnectOptions::new(url.to_string());
-    options.max_connections(1).min_connections(1).sqlx_logging(false);
-    Database::connect(options).await.expect("connect to TEST_DATABASE_URL")
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    Database::connect(options)
+        .await
+        .expect("connect to TEST_DATABASE_URL")
 }
 
 /// The migrated template for the current migrations, created once per migration set.
@@ -159,7 +186,9 @@ async fn ensure_template(admin: &DatabaseConnection, server_url: &str) -> String
     if !exists {
         let building = format!("{template}_building");
         let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+            ))
             .await;
         admin
             .execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
@@ -167,11 +196,15 @@ async fn ensure_template(admin: &DatabaseConnection, server_url: &str) -> String
             .expect("create template");
         {
             let conn = connect_one(&format!("{server_url}/{building}")).await;
-            talentcert::db::migrate(&conn).await.expect("migrate template");
+            talentcert::db::migrate(&conn)
+                .await
+                .expect("migrate template");
             let _ = conn.close().await;
         }
         admin
-            .execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+            .execute_unprepared(&format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+            ))
             .await
             .expect("publish template");
     }
@@ -261,7 +294,8 @@ impl TestApp {
 
     /// A bearer token for a demo account (`admin`, `hr`, `trainer`, `learner`, `platform`).
     pub async fn token(&self, who: &str) -> String {
-        self.token_for(&format!("{who}@demo.test"), DEMO_PASSWORD).await
+        self.token_for(&format!("{who}@demo.test"), DEMO_PASSWORD)
+            .await
     }
 
     /// A bearer token for any account.
@@ -269,7 +303,10 @@ impl TestApp {
         let response = self.login(email, password).await;
         assert_eq!(response.status(), StatusCode::OK, "login of {email}");
         let body: Value = response.json().await.expect("token json");
-        body["access_token"].as_str().expect("access_token").to_string()
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     /// GET with a bearer token.
@@ -283,7 +320,13 @@ impl TestApp {
     }
 
     /// A request with a JSON body and a bearer token.
-    pub async fn send_json(&self, method: reqwest::Method, path: &str, token: &str, body: &Value) -> Response {
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Response {
         self.api
             .request(method, self.url(path))
             .bearer_auth(token)
@@ -295,7 +338,8 @@ impl TestApp {
 
     /// POST JSON with a bearer token.
     pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.send_json(reqwest::Method::POST, path, token, body).await
+        self.send_json(reqwest::Method::POST, path, token, body)
+            .await
     }
 
     /// The id of a user by email, as the admin API lists them.

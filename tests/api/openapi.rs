@@ -36,7 +36,12 @@ fn routes_in_source() -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_api_route_is_documented() {
     let app = spawn_app().await;
-    let response = app.api.get(app.url("/api/openapi.json")).send().await.unwrap();
+    let response = app
+        .api
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = json(response).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -49,14 +54,28 @@ async fn every_api_route_is_documented() {
             missing.push(format!("{} {path}", method.to_uppercase()));
             continue;
         }
-        assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} lists no responses");
+        assert!(
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty()),
+            "{method} {path} lists no responses"
+        );
         let public = path == "/api/v1/auth/login";
         if !public {
-            assert!(operation["security"].is_array(), "{method} {path} documents no authentication");
-            assert!(!operation["responses"]["401"].is_null(), "{method} {path} does not document 401");
+            assert!(
+                operation["security"].is_array(),
+                "{method} {path} documents no authentication"
+            );
+            assert!(
+                !operation["responses"]["401"].is_null(),
+                "{method} {path} does not document 401"
+            );
         }
     }
-    assert!(missing.is_empty(), "routes missing from the OpenAPI document: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes missing from the OpenAPI document: {missing:?}"
+    );
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["session"]["in"], "cookie");
@@ -66,7 +85,14 @@ async fn every_api_route_is_documented() {
 async fn documented_paths_exist() {
     // The reverse direction: a documented /api/v1 path that no handler serves would mislead.
     let app = spawn_app().await;
-    let doc: Value = json(app.api.get(app.url("/api/openapi.json")).send().await.unwrap()).await;
+    let doc: Value = json(
+        app.api
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let routes = routes_in_source();
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/api/v1") {

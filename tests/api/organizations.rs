@@ -25,7 +25,10 @@ async fn platform_admin_creates_an_organization_with_its_first_admin() {
 
     let list = json(app.get("/api/v1/organizations", &platform).await).await;
     assert_eq!(list["total"], 3);
-    assert_eq!(list["items"][0]["is_platform"], true, "the platform comes first");
+    assert_eq!(
+        list["items"][0]["is_platform"], true,
+        "the platform comes first"
+    );
 
     let again = app
         .post_json(
@@ -44,23 +47,40 @@ async fn platform_admin_creates_an_organization_with_its_first_admin() {
         .await;
     assert_eq!(taken_email.status(), StatusCode::CONFLICT);
     let orgs = json(app.get("/api/v1/organizations", &platform).await).await;
-    assert_eq!(orgs["total"], 3, "the refused organization was not half-created");
+    assert_eq!(
+        orgs["total"], 3,
+        "the refused organization was not half-created"
+    );
 
-    let audit = json(app.get("/api/v1/audit?action=organization.created", &platform).await).await;
+    let audit = json(
+        app.get("/api/v1/audit?action=organization.created", &platform)
+            .await,
+    )
+    .await;
     assert_eq!(audit["total"], 1);
 }
 
 #[tokio::test]
 async fn only_platform_admins_create_organizations() {
     let app = spawn_app().await;
-    let body = json!({"name": "Sneaky", "slug": "sneaky", "admin_email": "s@s.test", "admin_name": "S"});
+    let body =
+        json!({"name": "Sneaky", "slug": "sneaky", "admin_email": "s@s.test", "admin_name": "S"});
     for who in ["admin", "hr", "trainer", "learner"] {
         let token = app.token(who).await;
         let response = app.post_json("/api/v1/organizations", &token, &body).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{who}");
-        assert_eq!(app.get("/api/v1/organizations", &token).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.get("/api/v1/organizations", &token).await.status(),
+            StatusCode::FORBIDDEN
+        );
     }
-    let anonymous = app.api.post(app.url("/api/v1/organizations")).json(&body).send().await.unwrap();
+    let anonymous = app
+        .api
+        .post(app.url("/api/v1/organizations"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 

@@ -33,11 +33,22 @@ async fn pages_need_a_session_and_send_visitors_to_sign_in() {
 async fn the_login_form_checks_its_csrf_token() {
     let app = spawn_app().await;
     let client = cookie_client();
-    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_of(&page);
     let forged = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", "f".repeat(64).as_str()), ("email", "admin@demo.test"), ("password", DEMO_PASSWORD)])
+        .form(&[
+            ("csrf_token", "f".repeat(64).as_str()),
+            ("email", "admin@demo.test"),
+            ("password", DEMO_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -46,7 +57,11 @@ async fn the_login_form_checks_its_csrf_token() {
     let no_cookie = app
         .api
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("email", "admin@demo.test"), ("password", DEMO_PASSWORD)])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "admin@demo.test"),
+            ("password", DEMO_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -54,25 +69,45 @@ async fn the_login_form_checks_its_csrf_token() {
 
     let wrong = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("email", "admin@demo.test"), ("password", "wrong-password")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "admin@demo.test"),
+            ("password", "wrong-password"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let html = wrong.text().await.unwrap();
     assert!(html.contains("role=\"alert\""), "the page says why");
-    assert!(html.contains("value=\"admin@demo.test\""), "the email is kept");
+    assert!(
+        html.contains("value=\"admin@demo.test\""),
+        "the email is kept"
+    );
 
     let ok = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("email", "admin@demo.test"), ("password", DEMO_PASSWORD), ("next", "/admin")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "admin@demo.test"),
+            ("password", DEMO_PASSWORD),
+            ("next", "/admin"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     assert_eq!(ok.headers()["location"], "/admin");
-    let set_cookie: Vec<_> = ok.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
-    let session = set_cookie.iter().find(|c| c.starts_with("tc_session=")).expect("session cookie");
+    let set_cookie: Vec<_> = ok
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("tc_session="))
+        .expect("session cookie");
     assert!(session.contains("HttpOnly"));
     assert!(session.contains("SameSite=Lax"));
 }
@@ -81,11 +116,23 @@ async fn the_login_form_checks_its_csrf_token() {
 async fn an_offsite_next_is_ignored() {
     let app = spawn_app().await;
     let client = cookie_client();
-    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_of(&page);
     let ok = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("email", "learner@demo.test"), ("password", DEMO_PASSWORD), ("next", "//evil.example/")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "learner@demo.test"),
+            ("password", DEMO_PASSWORD),
+            ("next", "//evil.example/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -107,9 +154,16 @@ async fn every_role_gets_its_home_page() {
         assert_eq!(response.status(), StatusCode::OK, "{who}");
         let html = response.text().await.unwrap();
         assert!(html.contains(expected), "{who}'s home lacks {expected:?}");
-        assert!(!html.contains("home.section."), "{who}'s home shows a raw message key");
+        assert!(
+            !html.contains("home.section."),
+            "{who}'s home shows a raw message key"
+        );
         let has_admin_link = html.contains("href=\"/admin\"");
-        assert_eq!(has_admin_link, who == "admin" || who == "platform", "{who}: navigation follows roles");
+        assert_eq!(
+            has_admin_link,
+            who == "admin" || who == "platform",
+            "{who}: navigation follows roles"
+        );
     }
 }
 
@@ -119,15 +173,25 @@ async fn the_admin_overview_is_for_admins_only() {
     let (learner, _) = page_session(&app, "learner@demo.test").await;
     let denied = learner.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    assert!(denied.text().await.unwrap().contains("Your role does not allow this."));
+    assert!(denied
+        .text()
+        .await
+        .unwrap()
+        .contains("Your role does not allow this."));
 
     let (admin, _) = page_session(&app, "admin@demo.test").await;
     let page = admin.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("learner@demo.test"));
-    assert!(html.contains("auth.login"), "recent activity shows the sign-ins");
-    assert!(!html.contains("platform@demo.test"), "another organization's people stay hidden");
+    assert!(
+        html.contains("auth.login"),
+        "recent activity shows the sign-ins"
+    );
+    assert!(
+        !html.contains("platform@demo.test"),
+        "another organization's people stay hidden"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +207,14 @@ async fn user_content_is_escaped_in_pages() {
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let (admin, _) = page_session(&app, "admin@demo.test").await;
-    let html = admin.get(app.url("/admin")).send().await.unwrap().text().await.unwrap();
+    let html = admin
+        .get(app.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!html.contains("<script>alert(1)</script>"));
     assert!(html.contains("&lt;script&gt;"));
 }
@@ -153,24 +224,53 @@ async fn the_language_switch_changes_pages_and_the_preference() {
     let app = spawn_app().await;
     // A visitor: remembered in a cookie.
     let visitor = cookie_client();
-    let page = visitor.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = visitor
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Sign in to talentcert"));
     let switched = visitor
         .post(app.url("/language"))
-        .form(&[("csrf_token", csrf_of(&page).as_str()), ("lang", "zh-CN"), ("next", "/login")])
+        .form(&[
+            ("csrf_token", csrf_of(&page).as_str()),
+            ("lang", "zh-CN"),
+            ("next", "/login"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(switched.status(), StatusCode::SEE_OTHER);
-    let page = visitor.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = visitor
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("登录 talentcert"), "{page}");
 
     // A signed-in person: stored as their preference.
     let (client, _) = page_session(&app, "hr@demo.test").await;
-    let home = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let switched = client
         .post(app.url("/language"))
-        .form(&[("csrf_token", csrf_of(&home).as_str()), ("lang", "zh-CN"), ("next", "/")])
+        .form(&[
+            ("csrf_token", csrf_of(&home).as_str()),
+            ("lang", "zh-CN"),
+            ("next", "/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -178,7 +278,14 @@ async fn the_language_switch_changes_pages_and_the_preference() {
     let token = app.token("hr").await;
     let me = crate::helpers::json(app.get("/api/v1/me", &token).await).await;
     assert_eq!(me["language"], "zh-CN");
-    let home = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("人员与岗位"));
 
     let forged = client
@@ -211,7 +318,14 @@ async fn accept_language_picks_the_page_language() {
 async fn the_page_logout_ends_the_session() {
     let app = spawn_app().await;
     let (client, _) = page_session(&app, "learner@demo.test").await;
-    let home = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let out = client
         .post(app.url("/logout"))
         .form(&[("csrf_token", csrf_of(&home).as_str())])
@@ -228,14 +342,34 @@ async fn the_page_logout_ends_the_session() {
 async fn the_stylesheet_is_served_by_the_service_and_pages_load_nothing_external() {
     let app = spawn_app().await;
     let page = app.api.get(app.url("/login")).send().await.unwrap();
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("default-src 'self'"));
     let html = page.text().await.unwrap();
-    assert!(!html.contains("http://") && !html.contains("https://"), "no external resources");
-    let css = app.api.get(app.url("/static/app.css")).send().await.unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external resources"
+    );
+    let css = app
+        .api
+        .get(app.url("/static/app.css"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status(), StatusCode::OK);
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
     let etag = css.headers()["etag"].to_str().unwrap().to_string();
-    let again = app.api.get(app.url("/static/app.css")).header("if-none-match", etag).send().await.unwrap();
+    let again = app
+        .api
+        .get(app.url("/static/app.css"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 }

@@ -18,8 +18,18 @@ async fn restart_keeps_data_and_tokens_valid() {
 
     let again = spawn_app_with(db, AppOptions::default()).await;
     let me = again.get("/api/v1/me", &admin).await;
-    assert_eq!(me.status(), StatusCode::OK, "a token from before the restart still works");
-    assert_eq!(again.login("kept@demo.test", "kept-password").await.status(), StatusCode::OK);
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "a token from before the restart still works"
+    );
+    assert_eq!(
+        again
+            .login("kept@demo.test", "kept-password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let users = json(again.get("/api/v1/users", &admin).await).await;
     assert_eq!(users["total"], 5, "the demo was not seeded twice");
 }
@@ -36,7 +46,10 @@ async fn instances_starting_together_share_one_signing_secret() {
     assert_eq!(b.get("/api/v1/me", &token).await.status(), StatusCode::OK);
     let token_b = b.token("learner").await;
     assert_eq!(a.get("/api/v1/me", &token_b).await.status(), StatusCode::OK);
-    assert_eq!(b.login("admin@demo.test", DEMO_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        b.login("admin@demo.test", DEMO_PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
 
 async fn table_names(db: &sea_orm::DatabaseConnection) -> Vec<String> {
@@ -61,14 +74,30 @@ async fn migrations_apply_from_empty_and_roll_back() {
     assert!(table_names(&db).await.is_empty(), "starts empty");
     talentcert::db::migrate(&db).await.unwrap();
     let tables = table_names(&db).await;
-    for expected in ["organizations", "users", "user_roles", "sessions", "secrets", "login_throttle", "audit_log"] {
-        assert!(tables.iter().any(|t| t == expected), "{expected} missing from {tables:?}");
+    for expected in [
+        "organizations",
+        "users",
+        "user_roles",
+        "sessions",
+        "secrets",
+        "login_throttle",
+        "audit_log",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == expected),
+            "{expected} missing from {tables:?}"
+        );
     }
-    assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+    assert!(Migrator::get_pending_migrations(&db)
+        .await
+        .unwrap()
+        .is_empty());
     Migrator::down(&db, None).await.unwrap();
     let after_down = table_names(&db).await;
     assert!(
-        after_down.iter().all(|t| t == "seaql_migrations" || t == "talentcert_migration_lock"),
+        after_down
+            .iter()
+            .all(|t| t == "seaql_migrations" || t == "talentcert_migration_lock"),
         "down removes everything: {after_down:?}"
     );
     Migrator::up(&db, None).await.unwrap();
@@ -84,13 +113,19 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     let app = spawn_app_with(db, AppOptions::default()).await;
     let conn = app.db.connect().await;
     let mode = conn
-        .query_one(Statement::from_string(conn.get_database_backend(), "PRAGMA journal_mode"))
+        .query_one(Statement::from_string(
+            conn.get_database_backend(),
+            "PRAGMA journal_mode",
+        ))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(mode.try_get::<String>("", "journal_mode").unwrap(), "wal");
     let fk = conn
-        .query_one(Statement::from_string(conn.get_database_backend(), "PRAGMA foreign_keys"))
+        .query_one(Statement::from_string(
+            conn.get_database_backend(),
+            "PRAGMA foreign_keys",
+        ))
         .await
         .unwrap()
         .unwrap();
