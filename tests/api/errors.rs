@@ -8,14 +8,13 @@ async fn malformed_json_is_a_400_naming_the_position() {
     let app = spawn_app().await;
     let admin = app.token("admin").await;
     let response = app
-        .api
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body("{\"email\": \"a@b.c\",\n \"roles\": [")
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/v1/users",
+            Some(&admin),
+            "application/json",
+            "{\"email\": \"a@b.c\",\n \"roles\": [",
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body = json(response).await;
     assert_eq!(body["type"], "urn:talentcert:problem:bad-request");
@@ -30,14 +29,13 @@ async fn a_wrong_type_is_a_422_naming_the_field() {
     let app = spawn_app().await;
     let admin = app.token("admin").await;
     let response = app
-        .api
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body(r#"{"email": "a@b.c", "display_name": "A", "roles": "admin"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/v1/users",
+            Some(&admin),
+            "application/json",
+            r#"{"email": "a@b.c", "display_name": "A", "roles": "admin"}"#,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         crate::helpers::problem_fields(&json(response).await),
@@ -49,13 +47,13 @@ async fn a_wrong_type_is_a_422_naming_the_field() {
 async fn another_content_type_is_a_415() {
     let app = spawn_app().await;
     let response = app
-        .api
-        .post(app.url("/api/v1/auth/login"))
-        .header("content-type", "text/plain")
-        .body(r#"{"email": "a@b.c", "password": "x"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/v1/auth/login",
+            None,
+            "text/plain",
+            r#"{"email": "a@b.c", "password": "x"}"#,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let body = json(response).await;
     assert!(body["detail"]
@@ -72,13 +70,8 @@ async fn an_oversized_body_is_a_413() {
         "x".repeat(200 * 1024)
     );
     let response = app
-        .api
-        .post(app.url("/api/v1/auth/login"))
-        .header("content-type", "application/json")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/api/v1/auth/login", None, "application/json", huge)
+        .await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body = json(response).await;
     assert!(body["detail"].as_str().unwrap().contains("65536"), "{body}");
@@ -88,13 +81,13 @@ async fn an_oversized_body_is_a_413() {
         (0..100).map(|_| Ok(vec![b' '; 4096])).collect();
     let stream = futures_util::stream::iter(chunks);
     let chunked = app
-        .api
-        .post(app.url("/api/v1/auth/login"))
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/v1/auth/login",
+            None,
+            "application/json",
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await;
     assert_eq!(chunked.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -121,14 +114,8 @@ async fn hostile_bodies_never_cause_a_500() {
             "/api/v1/organizations",
         ] {
             let response = app
-                .api
-                .post(app.url(path))
-                .bearer_auth(&admin)
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
+                .post_raw(path, Some(&admin), "application/json", body.to_string())
+                .await;
             let status = response.status();
             assert!(
                 status.is_client_error(),

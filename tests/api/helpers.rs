@@ -336,6 +336,25 @@ impl TestApp {
             .expect("request")
     }
 
+    /// POST a raw body with a content type (and a bearer token when given).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut request = self
+            .api
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
     /// POST JSON with a bearer token.
     pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
         self.send_json(reqwest::Method::POST, path, token, body)

@@ -11,6 +11,20 @@ pub fn csrf_of(html: &str) -> String {
     html[start..start + 64].to_string()
 }
 
+/// The body of a page.
+async fn page_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Submits a URL-encoded form.
+async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client.post(url).form(fields).send().await.unwrap()
+}
+
 fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -33,50 +47,42 @@ async fn pages_need_a_session_and_send_visitors_to_sign_in() {
 async fn the_login_form_checks_its_csrf_token() {
     let app = spawn_app().await;
     let client = cookie_client();
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, &app.url("/login")).await;
     let token = csrf_of(&page);
-    let forged = client
-        .post(app.url("/login"))
-        .form(&[
+    let forged = post_form(
+        &client,
+        &app.url("/login"),
+        &[
             ("csrf_token", "f".repeat(64).as_str()),
             ("email", "admin@demo.test"),
             ("password", DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     // A request from another site has no tc_csrf cookie to match.
-    let no_cookie = app
-        .api
-        .post(app.url("/login"))
-        .form(&[
+    let no_cookie = post_form(
+        &app.api,
+        &app.url("/login"),
+        &[
             ("csrf_token", token.as_str()),
             ("email", "admin@demo.test"),
             ("password", DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(no_cookie.status(), StatusCode::FORBIDDEN);
 
-    let wrong = client
-        .post(app.url("/login"))
-        .form(&[
+    let wrong = post_form(
+        &client,
+        &app.url("/login"),
+        &[
             ("csrf_token", token.as_str()),
             ("email", "admin@demo.test"),
             ("password", "wrong-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let html = wrong.text().await.unwrap();
     assert!(html.contains("role=\"alert\""), "the page says why");
@@ -85,17 +91,17 @@ async fn the_login_form_checks_its_csrf_token() {
         "the email is kept"
     );
 
-    let ok = client
-        .post(app.url("/login"))
-        .form(&[
+    let ok = post_form(
+        &client,
+        &app.url("/login"),
+        &[
             ("csrf_token", token.as_str()),
             ("email", "admin@demo.test"),
             ("password", DEMO_PASSWORD),
             ("next", "/admin"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     assert_eq!(ok.headers()["location"], "/admin");
     let set_cookie: Vec<_> = ok
@@ -116,26 +122,19 @@ async fn the_login_form_checks_its_csrf_token() {
 async fn an_offsite_next_is_ignored() {
     let app = spawn_app().await;
     let client = cookie_client();
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, &app.url("/login")).await;
     let token = csrf_of(&page);
-    let ok = client
-        .post(app.url("/login"))
-        .form(&[
+    let ok = post_form(
+        &client,
+        &app.url("/login"),
+        &[
             ("csrf_token", token.as_str()),
             ("email", "learner@demo.test"),
             ("password", DEMO_PASSWORD),
             ("next", "//evil.example/"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(ok.headers()["location"], "/");
 }
 
@@ -207,14 +206,7 @@ async fn user_content_is_escaped_in_pages() {
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let (admin, _) = page_session(&app, "admin@demo.test").await;
-    let html = admin
-        .get(app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&admin, &app.url("/admin")).await;
     assert!(!html.contains("<script>alert(1)</script>"));
     assert!(html.contains("&lt;script&gt;"));
 }
@@ -224,76 +216,48 @@ async fn the_language_switch_changes_pages_and_the_preference() {
     let app = spawn_app().await;
     // A visitor: remembered in a cookie.
     let visitor = cookie_client();
-    let page = visitor
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&visitor, &app.url("/login")).await;
     assert!(page.contains("Sign in to talentcert"));
-    let switched = visitor
-        .post(app.url("/language"))
-        .form(&[
+    let switched = post_form(
+        &visitor,
+        &app.url("/language"),
+        &[
             ("csrf_token", csrf_of(&page).as_str()),
             ("lang", "zh-CN"),
             ("next", "/login"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(switched.status(), StatusCode::SEE_OTHER);
-    let page = visitor
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&visitor, &app.url("/login")).await;
     assert!(page.contains("登录 talentcert"), "{page}");
 
     // A signed-in person: stored as their preference.
     let (client, _) = page_session(&app, "hr@demo.test").await;
-    let home = client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let switched = client
-        .post(app.url("/language"))
-        .form(&[
+    let home = page_text(&client, &app.url("/")).await;
+    let switched = post_form(
+        &client,
+        &app.url("/language"),
+        &[
             ("csrf_token", csrf_of(&home).as_str()),
             ("lang", "zh-CN"),
             ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(switched.status(), StatusCode::SEE_OTHER);
     let token = app.token("hr").await;
     let me = crate::helpers::json(app.get("/api/v1/me", &token).await).await;
     assert_eq!(me["language"], "zh-CN");
-    let home = client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = page_text(&client, &app.url("/")).await;
     assert!(home.contains("人员与岗位"));
 
-    let forged = client
-        .post(app.url("/language"))
-        .form(&[("csrf_token", "0".repeat(64).as_str()), ("lang", "en")])
-        .send()
-        .await
-        .unwrap();
+    let forged = post_form(
+        &client,
+        &app.url("/language"),
+        &[("csrf_token", "0".repeat(64).as_str()), ("lang", "en")],
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 }
 
@@ -318,20 +282,13 @@ async fn accept_language_picks_the_page_language() {
 async fn the_page_logout_ends_the_session() {
     let app = spawn_app().await;
     let (client, _) = page_session(&app, "learner@demo.test").await;
-    let home = client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let out = client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf_of(&home).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let home = page_text(&client, &app.url("/")).await;
+    let out = post_form(
+        &client,
+        &app.url("/logout"),
+        &[("csrf_token", csrf_of(&home).as_str())],
+    )
+    .await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(out.headers()["location"], "/login");
     let after = client.get(app.url("/")).send().await.unwrap();
