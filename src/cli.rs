@@ -32,6 +32,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         }
         Command::Org { command } => org(command, settings).await,
         Command::User { command } => user(command, settings).await,
+        Command::Outbox { status, limit } => outbox(status, limit, settings).await,
     }
 }
 
@@ -137,7 +138,14 @@ async fn org(command: OrgCommand, settings: Settings) -> anyhow::Result<()> {
                     password_hash,
                 },
             };
-            let (org, admin) = service::create_organization(&conn, None, new)
+            let templates = crate::templates::Templates::load()?;
+            let mailer = crate::notify::Mailer::new(templates, &settings.public_url);
+            let inviting = service::Inviting {
+                mailer: &mailer,
+                inviter: None,
+                days: settings.invitation_days,
+            };
+            let (org, admin) = service::create_organization(&conn, None, new, inviting)
                 .await
                 .map_err(|e| anyhow!("{}", e.problem(crate::i18n::Lang::En).detail))?;
             println!(
@@ -212,5 +220,40 @@ async fn user(command: UserCommand, settings: Settings) -> anyhow::Result<()> {
         "created user {} ({}) in {}",
         created.email, created.id, organization.slug
     );
+    Ok(())
+}
+
+async fn outbox(status: Option<String>, limit: u64, settings: Settings) -> anyhow::Result<()> {
+    use crate::notify::service::{self as outbox, OutboxFilter, STATUSES};
+    if let Some(s) = &status {
+        if !STATUSES.contains(&s.as_str()) {
+            bail!("--status must be one of {}", STATUSES.join(", "));
+        }
+    }
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let counts = outbox::counts(&conn, None).await?;
+    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("outbox: {}", summary.join(", "));
+    let filter = OutboxFilter {
+        status,
+        limit: limit.clamp(1, 10_000),
+        offset: 0,
+    };
+    let (rows, _) = outbox::list(&conn, None, &filter).await?;
+    for m in rows {
+        println!(
+            "{:>6}  {:<7} {:>2}x  {}  {:<30}  {}",
+            m.id,
+            m.status,
+            m.attempts,
+            m.created_at.format("%Y-%m-%d %H:%M"),
+            m.to_address,
+            m.subject
+        );
+        if let Some(err) = m.last_error.filter(|_| m.status != "sent") {
+            println!("        last error: {err}");
+        }
+    }
     Ok(())
 }

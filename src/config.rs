@@ -36,6 +36,15 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// List the email outbox (newest first).
+    Outbox {
+        /// Only messages in this status: queued, sending, sent or dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
 }
 
 /// Organization commands.
@@ -148,6 +157,21 @@ pub struct SettingsArgs {
     /// Largest accepted request body in bytes. Default: 1048576 (1 MiB).
     #[arg(long, env = "TALENTCERT_MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<usize>,
+    /// Days an invitation link stays valid. Default: 7.
+    #[arg(long, env = "TALENTCERT_INVITATION_DAYS", global = true)]
+    pub invitation_days: Option<i64>,
+    /// Delivery attempts before a message is marked dead. Default: 10.
+    #[arg(long, env = "TALENTCERT_MAIL_MAX_ATTEMPTS", global = true)]
+    pub mail_max_attempts: Option<i32>,
+    /// First retry delay in seconds; doubles each attempt (with jitter), at most one hour. Default: 30.
+    #[arg(long, env = "TALENTCERT_MAIL_RETRY_SECONDS", global = true)]
+    pub mail_retry_seconds: Option<i64>,
+    /// How often the outbox is polled, in milliseconds. Default: 2000.
+    #[arg(long, env = "TALENTCERT_MAIL_POLL_MS", global = true)]
+    pub mail_poll_ms: Option<u64>,
+    /// How long a claimed message is reserved for one instance before another may retry it, in seconds. Default: 120.
+    #[arg(long, env = "TALENTCERT_MAIL_LEASE_SECONDS", global = true)]
+    pub mail_lease_seconds: Option<i64>,
     /// Log format: text or json. Default: text. Levels come from RUST_LOG (default info).
     #[arg(long, env = "TALENTCERT_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -191,6 +215,17 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub workers: usize,
+    pub invitation_days: i64,
+    pub mail: MailSettings,
+}
+
+/// How the outbox delivers.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub max_attempts: i32,
+    pub retry_seconds: i64,
+    pub poll_ms: u64,
+    pub lease_seconds: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -238,6 +273,11 @@ impl Settings {
             max_body_bytes: args.max_body_bytes.or(file.max_body_bytes),
             log_format: args.log_format.or(file.log_format),
             workers: args.workers.or(file.workers),
+            invitation_days: args.invitation_days.or(file.invitation_days),
+            mail_max_attempts: args.mail_max_attempts.or(file.mail_max_attempts),
+            mail_retry_seconds: args.mail_retry_seconds.or(file.mail_retry_seconds),
+            mail_poll_ms: args.mail_poll_ms.or(file.mail_poll_ms),
+            mail_lease_seconds: args.mail_lease_seconds.or(file.mail_lease_seconds),
         };
         Settings::from_merged(merged)
     }
@@ -294,6 +334,36 @@ impl Settings {
             "json" => LogFormat::Json,
             other => bail!("TALENTCERT_LOG_FORMAT must be text or json (got {other:?})"),
         };
+        let invitation_days = m.invitation_days.unwrap_or(7);
+        if !(1..=90).contains(&invitation_days) {
+            bail!("TALENTCERT_INVITATION_DAYS must be between 1 and 90");
+        }
+        let mail = MailSettings {
+            max_attempts: m.mail_max_attempts.unwrap_or(10),
+            retry_seconds: m.mail_retry_seconds.unwrap_or(30),
+            poll_ms: m.mail_poll_ms.unwrap_or(2000),
+            lease_seconds: m.mail_lease_seconds.unwrap_or(120),
+        };
+        if !(1..=100).contains(&mail.max_attempts) {
+            bail!("TALENTCERT_MAIL_MAX_ATTEMPTS must be between 1 and 100");
+        }
+        if !(1..=3600).contains(&mail.retry_seconds) || !(1..=3600).contains(&mail.lease_seconds) {
+            bail!("TALENTCERT_MAIL_RETRY_SECONDS and TALENTCERT_MAIL_LEASE_SECONDS must be between 1 and 3600");
+        }
+        if !(10..=600_000).contains(&mail.poll_ms) {
+            bail!("TALENTCERT_MAIL_POLL_MS must be between 10 and 600000");
+        }
+        let mail_from = m
+            .mail_from
+            .unwrap_or_else(|| "talentcert <no-reply@localhost>".to_string());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("TALENTCERT_MAIL_FROM is not a valid address (got {mail_from:?}; e.g. \"talentcert <no-reply@example.com>\")");
+        }
+        if let Some(url) = m.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            if let Err(err) = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url) {
+                bail!("TALENTCERT_SMTP_URL is not a valid SMTP URL: {err}");
+            }
+        }
         let workers = m
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -308,14 +378,14 @@ impl Settings {
             demo: !m.no_demo && m.demo.unwrap_or(true),
             demo_password,
             smtp_url: m.smtp_url.filter(|s| !s.is_empty()),
-            mail_from: m
-                .mail_from
-                .unwrap_or_else(|| "talentcert <no-reply@localhost>".to_string()),
+            mail_from,
             token_ttl_seconds,
             session_idle_minutes,
             max_body_bytes,
             log_format,
             workers,
+            invitation_days,
+            mail,
         })
     }
 

@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod i18n;
+pub mod notify;
 pub mod openapi;
 pub mod pagination;
 pub mod startup;

@@ -3,7 +3,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, error, health, pagination};
+use crate::{audit, auth, error, health, notify, pagination};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -29,7 +29,15 @@ use crate::{audit, auth, error, health, pagination};
         auth::handlers::set_user_roles,
         auth::handlers::list_organizations,
         auth::handlers::create_organization,
+        auth::onboarding_handlers::create_invitation,
+        auth::onboarding_handlers::list_invitations,
+        auth::onboarding_handlers::revoke_invitation,
+        auth::onboarding_handlers::accept_invitation,
+        auth::onboarding_handlers::request_password_reset,
+        auth::onboarding_handlers::confirm_password_reset,
         audit::list_audit,
+        notify::handlers::list_outbox,
+        notify::handlers::retry_outbox,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),

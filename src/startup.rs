@@ -1,5 +1,6 @@
 //! Building the application: database, migrations, first-start data, keys, and the actix server.
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -15,8 +16,11 @@ use crate::auth::service::{load_or_create_secret, random_token};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::error::{AppError, Msg};
+use crate::notify::worker::OutboxWorker;
+use crate::notify::Mailer;
 use crate::templates::Templates;
-use crate::{audit, auth, db, health, openapi, web as pages};
+use crate::{audit, auth, db, health, notify, openapi, web as pages};
+use tokio::sync::Notify;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -25,6 +29,9 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub hasher: PasswordHasher,
     pub templates: Templates,
+    pub mailer: Mailer,
+    /// Wakes this instance's outbox worker when a message was queued (others poll).
+    pub mail_wake: Arc<Notify>,
 }
 
 /// A built, bound, not yet running service.
@@ -67,12 +74,18 @@ impl Application {
         };
         let tokens = TokenKeys::new(secret.as_bytes(), settings.token_ttl_seconds);
         let templates = Templates::load()?;
+        let mailer = Mailer::new(templates.clone(), &settings.public_url);
+        let mail_wake = Arc::new(Notify::new());
+        let worker = OutboxWorker::new(db.clone(), &settings, mail_wake.clone())?;
+        tokio::spawn(worker.run());
         let state = web::Data::new(AppState {
             db,
             settings,
             tokens,
             hasher,
             templates,
+            mailer,
+            mail_wake,
         });
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
@@ -130,7 +143,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(openapi::openapi_json);
     auth::routes(cfg);
     audit::routes(cfg);
+    notify::routes(cfg);
     pages::pages::routes(cfg);
+    pages::account_pages::routes(cfg);
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {

@@ -16,6 +16,95 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("admin.html", include_str!("../templates/admin.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    (
+        "admin_outbox.html",
+        include_str!("../templates/admin_outbox.html"),
+    ),
+    (
+        "email/layout.html",
+        include_str!("../templates/email/layout.html"),
+    ),
+    (
+        "email/invitation.en.html",
+        include_str!("../templates/email/invitation.en.html"),
+    ),
+    (
+        "email/invitation.en.txt",
+        include_str!("../templates/email/invitation.en.txt"),
+    ),
+    (
+        "email/invitation.zh-CN.html",
+        include_str!("../templates/email/invitation.zh-CN.html"),
+    ),
+    (
+        "email/invitation.zh-CN.txt",
+        include_str!("../templates/email/invitation.zh-CN.txt"),
+    ),
+    (
+        "email/password_reset.en.html",
+        include_str!("../templates/email/password_reset.en.html"),
+    ),
+    (
+        "email/password_reset.en.txt",
+        include_str!("../templates/email/password_reset.en.txt"),
+    ),
+    (
+        "email/password_reset.zh-CN.html",
+        include_str!("../templates/email/password_reset.zh-CN.html"),
+    ),
+    (
+        "email/password_reset.zh-CN.txt",
+        include_str!("../templates/email/password_reset.zh-CN.txt"),
+    ),
+    (
+        "email/exam_result.en.html",
+        include_str!("../templates/email/exam_result.en.html"),
+    ),
+    (
+        "email/exam_result.en.txt",
+        include_str!("../templates/email/exam_result.en.txt"),
+    ),
+    (
+        "email/exam_result.zh-CN.html",
+        include_str!("../templates/email/exam_result.zh-CN.html"),
+    ),
+    (
+        "email/exam_result.zh-CN.txt",
+        include_str!("../templates/email/exam_result.zh-CN.txt"),
+    ),
+    (
+        "email/certificate_issued.en.html",
+        include_str!("../templates/email/certificate_issued.en.html"),
+    ),
+    (
+        "email/certificate_issued.en.txt",
+        include_str!("../templates/email/certificate_issued.en.txt"),
+    ),
+    (
+        "email/certificate_issued.zh-CN.html",
+        include_str!("../templates/email/certificate_issued.zh-CN.html"),
+    ),
+    (
+        "email/certificate_issued.zh-CN.txt",
+        include_str!("../templates/email/certificate_issued.zh-CN.txt"),
+    ),
+    (
+        "email/certificate_expiring.en.html",
+        include_str!("../templates/email/certificate_expiring.en.html"),
+    ),
+    (
+        "email/certificate_expiring.en.txt",
+        include_str!("../templates/email/certificate_expiring.en.txt"),
+    ),
+    (
+        "email/certificate_expiring.zh-CN.html",
+        include_str!("../templates/email/certificate_expiring.zh-CN.html"),
+    ),
+    (
+        "email/certificate_expiring.zh-CN.txt",
+        include_str!("../templates/email/certificate_expiring.zh-CN.txt"),
+    ),
 ];
 
 /// The loaded templates.
@@ -56,6 +145,7 @@ impl Templates {
         let mut tera = Tera::default();
         tera.add_raw_templates(TEMPLATES.iter().copied())
             .context("a template does not parse")?;
+        // Autoescape HTML (pages and the HTML part of emails); plain-text email parts stay as written.
         tera.autoescape_on(vec![".html"]);
         tera.register_function("t", translate);
         Ok(Templates {
@@ -82,11 +172,21 @@ mod tests {
 
     #[test]
     fn every_template_file_is_registered_and_parses() -> anyhow::Result<()> {
+        fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+                if entry.file_type()?.is_dir() {
+                    walk(&entry.path(), &format!("{name}/"), out)?;
+                } else {
+                    out.push(name);
+                }
+            }
+            Ok(())
+        }
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
+        let mut on_disk = Vec::new();
+        walk(&dir, "", &mut on_disk)?;
         on_disk.sort();
         let mut registered: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
         registered.sort();
@@ -133,6 +233,30 @@ mod tests {
                 ] {
                     assert!(catalogs.has(lang, &key), "{key} missing in {}", lang.tag());
                 }
+            }
+            for mode in [
+                "invitation",
+                "reset_request",
+                "reset_sent",
+                "reset_confirm",
+                "token_problem",
+            ] {
+                assert!(
+                    catalogs.has(lang, &format!("account.{mode}.title")),
+                    "account.{mode}.title"
+                );
+            }
+            for mode in ["invitation", "reset_confirm"] {
+                assert!(
+                    catalogs.has(lang, &format!("account.{mode}.submit")),
+                    "account.{mode}.submit"
+                );
+            }
+            for status in crate::notify::service::STATUSES {
+                assert!(
+                    catalogs.has(lang, &format!("outbox.status.{status}")),
+                    "outbox.status.{status}"
+                );
             }
             for status in ["active", "invited", "deactivated"] {
                 assert!(catalogs.has(lang, &format!("status.{status}")));

@@ -2,6 +2,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_accounts;
+mod m20261125_000002_create_outbox_and_tokens;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -9,6 +10,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_accounts::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_accounts::Migration),
+            Box::new(m20261125_000002_create_outbox_and_tokens::Migration),
+        ]
     }
 }

@@ -14,6 +14,8 @@ pub mod organization {
         pub slug: String,
         pub is_platform: bool,
         pub created_at: DateTimeUtc,
+        /// The language of people created without one (BCP 47).
+        pub default_language: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -52,6 +54,8 @@ pub mod user {
         pub manager_id: Option<i64>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// Sessions and access tokens issued before this instant are void (set by a password reset).
+        pub sessions_valid_after: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -166,6 +170,33 @@ pub mod login_throttle {
         pub failures: i32,
         pub window_started_at: DateTimeUtc,
         pub blocked_until: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A single-use token for an invitation or a password reset; only its SHA-256 is stored.
+pub mod account_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// `invitation` or `password_reset`.
+        pub kind: String,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub user_id: i64,
+        pub org_id: i64,
+        pub created_by: Option<i64>,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

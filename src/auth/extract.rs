@@ -121,6 +121,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
         let principal = service::load_principal(&state.db, user_id)
             .await?
             .filter(|p| p.org_id == claims.org)
+            .filter(|p| {
+                p.sessions_valid_after
+                    .is_none_or(|after| claims.iat >= after.timestamp())
+            })
             .ok_or(AppError::Unauthenticated)?;
         CurrentUser {
             principal,
@@ -136,7 +140,13 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
         else {
             return Ok(None);
         };
-        let Some(principal) = service::load_principal(&state.db, session.user_id).await? else {
+        let Some(principal) = service::load_principal(&state.db, session.user_id)
+            .await?
+            .filter(|p| {
+                p.sessions_valid_after
+                    .is_none_or(|after| session.created_at >= after)
+            })
+        else {
             return Ok(None);
         };
         CurrentUser {

@@ -340,7 +340,13 @@ pub async fn create_user(
         roles,
         password_hash,
     };
-    let created = service::create_user(&state.db, &admin.actor(&req), new).await?;
+    let inviting = service::Inviting {
+        mailer: &state.mailer,
+        inviter: Some(&admin.principal),
+        days: state.settings.invitation_days,
+    };
+    let created = service::create_user(&state.db, &admin.actor(&req), new, inviting).await?;
+    state.mail_wake.notify_one();
     Ok(HttpResponse::Created().json(UserResponse::from(created)))
 }
 
@@ -560,8 +566,18 @@ pub async fn create_organization(
             password_hash: None,
         },
     };
-    let (org, admin_user) =
-        service::create_organization(&state.db, Some(&admin.actor(&req)), new).await?;
+    let (org, admin_user) = service::create_organization(
+        &state.db,
+        Some(&admin.actor(&req)),
+        new,
+        service::Inviting {
+            mailer: &state.mailer,
+            inviter: Some(&admin.principal),
+            days: state.settings.invitation_days,
+        },
+    )
+    .await?;
+    state.mail_wake.notify_one();
     Ok(HttpResponse::Created().json(CreatedOrganization {
         organization: org.into(),
         admin: UserResponse::from(UserWithRoles {

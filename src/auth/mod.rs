@@ -3,6 +3,8 @@ pub mod entities;
 pub mod extract;
 pub mod handlers;
 pub mod model;
+pub mod onboarding;
+pub mod onboarding_handlers;
 pub mod password;
 pub mod seed;
 pub mod service;
@@ -26,5 +28,11 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::update_user)
         .service(handlers::set_user_roles)
         .service(handlers::list_organizations)
-        .service(handlers::create_organization);
+        .service(handlers::create_organization)
+        .service(onboarding_handlers::create_invitation)
+        .service(onboarding_handlers::list_invitations)
+        .service(onboarding_handlers::revoke_invitation)
+        .service(onboarding_handlers::accept_invitation)
+        .service(onboarding_handlers::request_password_reset)
+        .service(onboarding_handlers::confirm_password_reset);
 }

@@ -63,6 +63,7 @@ pub async fn ensure_platform(db: &DatabaseConnection) -> anyhow::Result<organiza
         slug: Set(PLATFORM_SLUG.to_string()),
         is_platform: Set(true),
         created_at: Set(Utc::now()),
+        default_language: Set("en".to_string()),
     };
     organization::Entity::insert(row)
         .on_conflict(

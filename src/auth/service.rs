@@ -15,6 +15,7 @@ use super::password::PasswordHasher;
 use crate::audit::{self, AuditEvent};
 use crate::error::{AppError, AppResult, Msg};
 use crate::i18n::Lang;
+use crate::notify::Mailer;
 
 // ---------------------------------------------------------------------------------------------
 // Secrets
@@ -70,6 +71,8 @@ pub struct Principal {
     pub display_name: String,
     pub language: Lang,
     pub roles: Vec<Role>,
+    /// Sessions and access tokens issued before this instant are void.
+    pub sessions_valid_after: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -104,6 +107,7 @@ pub async fn load_principal<C: ConnectionTrait>(
         display_name: user.display_name,
         language: Lang::from_tag(&user.language).unwrap_or_default(),
         roles,
+        sessions_valid_after: user.sessions_valid_after,
     }))
 }
 
@@ -513,6 +517,7 @@ pub async fn insert_user<C: ConnectionTrait>(
         manager_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        sessions_valid_after: Set(None),
     };
     let user = row.insert(conn).await?;
     replace_roles(conn, user.id, &new.roles).await?;
@@ -541,14 +546,33 @@ async fn replace_roles<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Creates a user in the actor's organization, audited.
+/// How new accounts without a password are invited.
+pub struct Inviting<'a> {
+    pub mailer: &'a Mailer,
+    pub inviter: Option<&'a Principal>,
+    pub days: i64,
+}
+
+/// Creates a user in the actor's organization, audited; without a password the person is
+/// invited by email in the same transaction.
 pub async fn create_user(
     db: &DatabaseConnection,
     actor: &Actor,
     new: NewUser,
+    inviting: Inviting<'_>,
 ) -> AppResult<UserWithRoles> {
     let txn = db.begin().await?;
     let user = insert_user(&txn, actor.org_id, &new).await?;
+    if user.password_hash.is_none() {
+        super::onboarding::issue_invitation(
+            &txn,
+            inviting.mailer,
+            &user,
+            inviting.inviter,
+            inviting.days,
+        )
+        .await?;
+    }
     audit::record(
         &txn,
         AuditEvent {
@@ -755,14 +779,26 @@ pub struct NewOrganization {
     pub admin: NewUser,
 }
 
-/// Creates an organization with its first admin, audited in both organizations.
+/// Creates an organization with its first admin, audited in both organizations; an admin without
+/// a password is invited by email in the same transaction.
 pub async fn create_organization(
     db: &DatabaseConnection,
     actor: Option<&Actor>,
     new: NewOrganization,
+    inviting: Inviting<'_>,
 ) -> AppResult<(organization::Model, user::Model)> {
     let txn = db.begin().await?;
     let created = insert_organization(&txn, actor, &new).await?;
+    if created.1.password_hash.is_none() {
+        super::onboarding::issue_invitation(
+            &txn,
+            inviting.mailer,
+            &created.1,
+            inviting.inviter,
+            inviting.days,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(created)
 }
@@ -786,6 +822,7 @@ pub async fn insert_organization<C: ConnectionTrait>(
         slug: Set(new.slug.as_str().to_string()),
         is_platform: Set(false),
         created_at: Set(Utc::now()),
+        default_language: Set(new.admin.language.tag().to_string()),
     }
     .insert(conn)
     .await?;

@@ -1,5 +1,6 @@
 //! What pages and the API share: request bodies, the page chrome, language, static files, and
 //! the middleware that renders errors in the requester's language and format.
+pub mod account_pages;
 pub mod assets;
 pub mod errors;
 pub mod pages;

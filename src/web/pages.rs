@@ -15,7 +15,7 @@ use crate::i18n::Lang;
 use crate::startup::AppState;
 
 /// Renders a page with its chrome, setting the visitor's CSRF cookie when needed.
-fn render<T: Serialize>(
+pub fn render<T: Serialize>(
     state: &AppState,
     req: &HttpRequest,
     user: Option<&CurrentUser>,
@@ -49,6 +49,7 @@ fn redirect(to: &str) -> HttpResponse {
 #[derive(Deserialize)]
 struct LoginQuery {
     next: Option<String>,
+    notice: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -56,6 +57,8 @@ struct LoginPage {
     next: String,
     email: String,
     error: Option<String>,
+    /// A message key to show above the form, e.g. after a password change.
+    notice: Option<&'static str>,
 }
 
 /// The sign-in page.
@@ -70,8 +73,13 @@ pub async fn login_page(
     if user.0.is_some() {
         return Ok(redirect(&next));
     }
+    let notice = match query.notice.as_deref() {
+        Some("password_changed") => Some("login.notice.password_changed"),
+        _ => None,
+    };
     let page = LoginPage {
         next,
+        notice,
         ..Default::default()
     };
     render(
@@ -142,6 +150,7 @@ pub async fn login_submit(
                 next,
                 email: form.email,
                 error: Some(err.problem(lang).detail),
+                notice: None,
             };
             let mut response = render(
                 &state,
@@ -359,6 +368,101 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(switch_language)
         .service(home)
         .service(admin_overview)
+        .service(admin_outbox)
+        .service(admin_outbox_retry)
         .service(super::assets::stylesheet)
         .service(super::assets::favicon);
+}
+
+#[derive(Serialize)]
+struct OutboxRow {
+    id: i64,
+    kind: String,
+    to: String,
+    subject: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    when: String,
+    retryable: bool,
+}
+
+#[derive(Serialize)]
+struct OutboxPage {
+    counts: Vec<(String, u64)>,
+    rows: Vec<OutboxRow>,
+    status: Option<String>,
+    smtp_configured: bool,
+}
+
+#[derive(Deserialize)]
+struct OutboxPageQuery {
+    status: Option<String>,
+}
+
+/// The email outbox: what is queued, sent and dead, with the last error and a retry button.
+#[get("/admin/outbox")]
+pub async fn admin_outbox(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: RequireRole<Admin>,
+    query: web::Query<OutboxPageQuery>,
+) -> AppResult<HttpResponse> {
+    use crate::notify::service::{self as outbox, OutboxFilter, STATUSES};
+    let status = query
+        .status
+        .clone()
+        .filter(|s| STATUSES.contains(&s.as_str()));
+    let filter = OutboxFilter {
+        status: status.clone(),
+        limit: 100,
+        offset: 0,
+    };
+    let (rows, _) = outbox::list(&state.db, Some(admin.org_id), &filter).await?;
+    let counts = outbox::counts(&state.db, Some(admin.org_id)).await?;
+    let page = OutboxPage {
+        counts,
+        rows: rows
+            .into_iter()
+            .map(|m| OutboxRow {
+                retryable: m.status == "dead" || m.status == "queued",
+                id: m.id,
+                kind: m.kind,
+                to: m.to_address,
+                subject: m.subject,
+                status: m.status,
+                attempts: m.attempts,
+                last_error: m.last_error,
+                when: m
+                    .sent_at
+                    .unwrap_or(m.created_at)
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
+            })
+            .collect(),
+        status,
+        smtp_configured: state.settings.smtp_url.is_some(),
+    };
+    render(
+        &state,
+        &req,
+        Some(&admin.user),
+        actix_web::http::StatusCode::OK,
+        "admin_outbox.html",
+        page,
+    )
+}
+
+/// Retries a message from the outbox page.
+#[post("/admin/outbox/{id}/retry")]
+pub async fn admin_outbox_retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    _form: PageForm<EmptyForm>,
+    admin: RequireRole<Admin>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    crate::notify::service::retry(&state.db, &admin.actor(&req), path.into_inner()).await?;
+    state.mail_wake.notify_one();
+    Ok(redirect("/admin/outbox"))
 }

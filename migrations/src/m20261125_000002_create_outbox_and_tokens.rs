@@ -1,0 +1,295 @@
+//! The durable email outbox, single-use account tokens (invitations, password resets), an
+//! organization's default language, and the time before which a user's sessions are void.
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum EmailOutbox {
+    Table,
+    Id,
+    OrgId,
+    IdempotencyKey,
+    Kind,
+    ToAddress,
+    ToName,
+    Language,
+    Subject,
+    TextBody,
+    HtmlBody,
+    Status,
+    Attempts,
+    NextAttemptAt,
+    LeaseUntil,
+    LastError,
+    CreatedAt,
+    UpdatedAt,
+    SentAt,
+}
+
+#[derive(DeriveIden)]
+enum AccountTokens {
+    Table,
+    Id,
+    Kind,
+    TokenHash,
+    UserId,
+    OrgId,
+    CreatedBy,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+}
+
+#[derive(DeriveIden)]
+enum Organizations {
+    Table,
+    Id,
+    DefaultLanguage,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    SessionsValidAfter,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(EmailOutbox::Table)
+                    .col(
+                        ColumnDef::new(EmailOutbox::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(EmailOutbox::OrgId).big_integer().null())
+                    .col(
+                        ColumnDef::new(EmailOutbox::IdempotencyKey)
+                            .string_len(200)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(EmailOutbox::Kind).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(EmailOutbox::ToAddress)
+                            .string_len(254)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(EmailOutbox::ToName).string_len(200).null())
+                    .col(
+                        ColumnDef::new(EmailOutbox::Language)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EmailOutbox::Subject)
+                            .string_len(500)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(EmailOutbox::TextBody).text().not_null())
+                    .col(ColumnDef::new(EmailOutbox::HtmlBody).text().not_null())
+                    .col(
+                        ColumnDef::new(EmailOutbox::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EmailOutbox::Attempts)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(EmailOutbox::NextAttemptAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EmailOutbox::LeaseUntil)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(EmailOutbox::LastError).text().null())
+                    .col(
+                        ColumnDef::new(EmailOutbox::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EmailOutbox::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EmailOutbox::SentAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(EmailOutbox::Table, EmailOutbox::OrgId)
+                            .to(Organizations::Table, Organizations::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_outbox_due")
+                    .table(EmailOutbox::Table)
+                    .col(EmailOutbox::Status)
+                    .col(EmailOutbox::NextAttemptAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_outbox_org")
+                    .table(EmailOutbox::Table)
+                    .col(EmailOutbox::OrgId)
+                    .col(EmailOutbox::Id)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(AccountTokens::Table)
+                    .col(
+                        ColumnDef::new(AccountTokens::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::Kind)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::UserId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::OrgId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::CreatedBy)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::ExpiresAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountTokens::UsedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AccountTokens::Table, AccountTokens::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AccountTokens::Table, AccountTokens::OrgId)
+                            .to(Organizations::Table, Organizations::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_account_tokens_user")
+                    .table(AccountTokens::Table)
+                    .col(AccountTokens::UserId)
+                    .col(AccountTokens::Kind)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Organizations::Table)
+                    .add_column(
+                        ColumnDef::new(Organizations::DefaultLanguage)
+                            .string_len(16)
+                            .not_null()
+                            .default("en"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .add_column(
+                        ColumnDef::new(Users::SessionsValidAfter)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .drop_column(Users::SessionsValidAfter)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Organizations::Table)
+                    .drop_column(Organizations::DefaultLanguage)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(AccountTokens::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(EmailOutbox::Table).to_owned())
+            .await?;
+        Ok(())
+    }
+}
