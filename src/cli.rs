@@ -197,7 +197,7 @@ async fn user(command: UserCommand, settings: Settings) -> anyhow::Result<()> {
         roles,
         password_hash,
     };
-    let txn = sea_orm::TransactionTrait::begin(&conn).await?;
+    let txn = db::begin_write(&conn).await?;
     let created = service::insert_user(&txn, organization.id, &new)
         .await
         .map_err(|e| anyhow!("{}", e.problem(crate::i18n::Lang::En).detail))?;

@@ -8,8 +8,8 @@ use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, SqlxSqliteConnector,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlxSqliteConnector, TransactionTrait,
 };
 
 use crate::config::{DatabaseSettings, Settings};
@@ -82,14 +82,12 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
             txn.commit().await?;
         }
         _ => {
-            // SQLite: the first write of a transaction takes the database's write lock (other
-            // writers wait on the busy timeout), and DDL is transactional.
-            db.execute_unprepared(
-                "CREATE TABLE IF NOT EXISTS talentcert_migration_lock (id INTEGER PRIMARY KEY)",
-            )
+            // SQLite: DDL is transactional, and begin_write makes the others wait.
+            db.execute_unprepared(&format!(
+                "CREATE TABLE IF NOT EXISTS {SQLITE_WRITE_LOCK} (id INTEGER PRIMARY KEY)"
+            ))
             .await?;
-            let txn = db.begin().await?;
-            txn.execute_unprepared("DELETE FROM talentcert_migration_lock")
+            let txn = begin_write(db)
                 .await
                 .context("cannot take the migration lock")?;
             Migrator::up(&txn, None)
@@ -99,4 +97,23 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A table whose only use is to be written to, so that a transaction takes SQLite's write lock.
+const SQLITE_WRITE_LOCK: &str = "talentcert_write_lock";
+
+/// Begins a transaction that will write.
+///
+/// On SQLite a plain `BEGIN` is deferred: a transaction that reads first and then writes fails at
+/// once with "database is locked" when another connection committed a write in between (the busy
+/// timeout cannot help, its snapshot is stale). Writing first (a no-op delete) takes the write
+/// lock at the start, waiting on the busy timeout, as `BEGIN IMMEDIATE` would. PostgreSQL needs
+/// nothing of the kind.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared(&format!("DELETE FROM {SQLITE_WRITE_LOCK} WHERE id = -1"))
+            .await?;
+    }
+    Ok(txn)
 }

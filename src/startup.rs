@@ -52,9 +52,12 @@ impl Application {
 
     /// Like [`Application::build`], on a listener the caller bound.
     pub async fn build_with_listener(
-        settings: Settings,
+        mut settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
+        if !settings.public_url_configured {
+            settings.public_url = format!("http://{}", listener.local_addr()?);
+        }
         let db = db::connect(&settings).await?;
         db::migrate(&db).await?;
         // At most one hash per core at a time, whatever the number of HTTP workers.

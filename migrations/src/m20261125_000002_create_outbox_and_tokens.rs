@@ -1,5 +1,5 @@
 //! The durable email outbox, single-use account tokens (invitations, password resets), an
-//! organization's default language, and the time before which a user's sessions are void.
+//! organization's default language, and a user's token version (raising it voids their access tokens).
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -53,7 +53,7 @@ enum Organizations {
 enum Users {
     Table,
     Id,
-    SessionsValidAfter,
+    TokenVersion,
 }
 
 #[async_trait::async_trait]
@@ -257,9 +257,10 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Users::Table)
                     .add_column(
-                        ColumnDef::new(Users::SessionsValidAfter)
-                            .timestamp_with_time_zone()
-                            .null(),
+                        ColumnDef::new(Users::TokenVersion)
+                            .integer()
+                            .not_null()
+                            .default(0),
                     )
                     .to_owned(),
             )
@@ -272,7 +273,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Users::Table)
-                    .drop_column(Users::SessionsValidAfter)
+                    .drop_column(Users::TokenVersion)
                     .to_owned(),
             )
             .await?;

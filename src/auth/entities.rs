@@ -54,8 +54,8 @@ pub mod user {
         pub manager_id: Option<i64>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
-        /// Sessions and access tokens issued before this instant are void (set by a password reset).
-        pub sessions_valid_after: Option<DateTimeUtc>,
+        /// Access tokens carry this number; raising it (a password reset) voids the older ones.
+        pub token_version: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -121,10 +121,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
         let principal = service::load_principal(&state.db, user_id)
             .await?
             .filter(|p| p.org_id == claims.org)
-            .filter(|p| {
-                p.sessions_valid_after
-                    .is_none_or(|after| claims.iat >= after.timestamp())
-            })
+            .filter(|p| p.token_version == claims.ver)
             .ok_or(AppError::Unauthenticated)?;
         CurrentUser {
             principal,
@@ -140,13 +137,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
         else {
             return Ok(None);
         };
-        let Some(principal) = service::load_principal(&state.db, session.user_id)
-            .await?
-            .filter(|p| {
-                p.sessions_valid_after
-                    .is_none_or(|after| session.created_at >= after)
-            })
-        else {
+        let Some(principal) = service::load_principal(&state.db, session.user_id).await? else {
             return Ok(None);
         };
         CurrentUser {

@@ -67,9 +67,12 @@ pub async fn login(
         ip.as_deref(),
     )
     .await?;
-    let access_token = state
-        .tokens
-        .issue(principal.id, principal.org_id, &principal.roles)?;
+    let access_token = state.tokens.issue(
+        principal.id,
+        principal.org_id,
+        &principal.roles,
+        principal.token_version,
+    )?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -2,11 +2,10 @@
 //!
 //! A token is 32 random bytes shown once in the link; only its SHA-256 is stored. Tokens expire
 //! (invitations after the configured days, resets after an hour) and are spent on use.
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -123,7 +122,7 @@ pub async fn invite(
     invitee: Invitee,
     days: i64,
 ) -> AppResult<IssuedInvitation> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(invitee.email.as_str()))
         .one(&txn)
@@ -214,7 +213,7 @@ pub async fn list_invitations<C: ConnectionTrait>(
 
 /// Revokes an open invitation of the actor's organization.
 pub async fn revoke_invitation(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let token = account_token::Entity::find_by_id(id)
         .filter(account_token::Column::OrgId.eq(actor.org_id))
         .filter(account_token::Column::Kind.eq(INVITATION))
@@ -297,7 +296,7 @@ pub async fn accept_invitation(
 ) -> AppResult<Principal> {
     // Hash before the transaction: it is slow and needs no lock.
     let hash = hasher.hash(password.expose()).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let (token, user) = open_token(&txn, raw, INVITATION).await?;
     let now = Utc::now();
     let mut active = user.into_active_model();
@@ -336,7 +335,7 @@ pub async fn request_password_reset(
     ip: Option<String>,
 ) -> AppResult<()> {
     let email = email.trim().to_lowercase();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(user) = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .filter(user::Column::Status.eq(UserStatus::Active.as_str()))
@@ -417,16 +416,14 @@ pub async fn confirm_password_reset(
     ip: Option<String>,
 ) -> AppResult<()> {
     let hash = hasher.hash(password.expose()).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let (_, user) = open_token(&txn, raw, PASSWORD_RESET).await?;
-    // Whole seconds: access tokens carry `iat` in seconds.
-    let now: DateTime<Utc> = Utc::now()
-        .duration_trunc(Duration::seconds(1))
-        .map_err(AppError::internal)?;
+    let now = Utc::now();
     let email = user.email.clone();
+    let version = user.token_version.saturating_add(1);
     let mut active = user.into_active_model();
     active.password_hash = Set(Some(hash));
-    active.sessions_valid_after = Set(Some(now));
+    active.token_version = Set(version);
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
     spend_open_tokens(&txn, user.id, PASSWORD_RESET).await?;

@@ -200,9 +200,12 @@ pub async fn accept_invitation(
         client_ip(&req),
     )
     .await?;
-    let access_token = state
-        .tokens
-        .issue(principal.id, principal.org_id, &principal.roles)?;
+    let access_token = state.tokens.issue(
+        principal.id,
+        principal.org_id,
+        &principal.roles,
+        principal.token_version,
+    )?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
         token_type: "Bearer",

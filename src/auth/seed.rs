@@ -2,9 +2,7 @@
 use chrono::Utc;
 use rand::Rng;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait,
-};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection, EntityTrait};
 
 use super::entities::organization;
 use super::model::{DisplayName, Email, Role};
@@ -132,7 +130,7 @@ pub async fn ensure_demo(
         admin,
     };
     // One transaction: the demo exists whole or not at all.
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let created = match service::insert_organization(&txn, None, &organization).await {
         Ok((org, _)) => {
             let mut result = Ok(());

@@ -4,7 +4,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
     ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -71,8 +71,8 @@ pub struct Principal {
     pub display_name: String,
     pub language: Lang,
     pub roles: Vec<Role>,
-    /// Sessions and access tokens issued before this instant are void.
-    pub sessions_valid_after: Option<DateTime<Utc>>,
+    /// The version access tokens must carry (see `users.token_version`).
+    pub token_version: i32,
 }
 
 impl Principal {
@@ -107,7 +107,7 @@ pub async fn load_principal<C: ConnectionTrait>(
         display_name: user.display_name,
         language: Lang::from_tag(&user.language).unwrap_or_default(),
         roles,
-        sessions_valid_after: user.sessions_valid_after,
+        token_version: user.token_version,
     }))
 }
 
@@ -241,7 +241,7 @@ pub async fn authenticate(
     let stored_hash = active.and_then(|u| u.password_hash.as_deref());
     let verified = hasher.verify(password, stored_hash).await?;
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let outcome = match (verified, active) {
         (true, Some(user)) => {
             login_throttle::Entity::delete_by_id(account_key(&email))
@@ -517,7 +517,7 @@ pub async fn insert_user<C: ConnectionTrait>(
         manager_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-        sessions_valid_after: Set(None),
+        token_version: Set(0),
     };
     let user = row.insert(conn).await?;
     replace_roles(conn, user.id, &new.roles).await?;
@@ -561,7 +561,7 @@ pub async fn create_user(
     new: NewUser,
     inviting: Inviting<'_>,
 ) -> AppResult<UserWithRoles> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let user = insert_user(&txn, actor.org_id, &new).await?;
     if user.password_hash.is_none() {
         super::onboarding::issue_invitation(
@@ -628,7 +628,7 @@ pub async fn set_roles(
     user_id: i64,
     roles: Vec<Role>,
 ) -> AppResult<UserWithRoles> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = get_user(&txn, actor.org_id, user_id).await?;
     if current.roles.contains(&Role::Admin) && !roles.contains(&Role::Admin) {
         ensure_another_admin(&txn, actor.org_id, user_id).await?;
@@ -670,7 +670,7 @@ pub async fn update_user(
     user_id: i64,
     changes: UserChanges,
 ) -> AppResult<UserWithRoles> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = get_user(&txn, actor.org_id, user_id).await?;
     let before = user_snapshot(&current.user, &current.roles);
     let mut active = current.user.clone().into_active_model();
@@ -787,7 +787,7 @@ pub async fn create_organization(
     new: NewOrganization,
     inviting: Inviting<'_>,
 ) -> AppResult<(organization::Model, user::Model)> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let created = insert_organization(&txn, actor, &new).await?;
     if created.1.password_hash.is_none() {
         super::onboarding::issue_invitation(

@@ -21,6 +21,8 @@ pub struct Claims {
     pub org: i64,
     /// The roles when the token was issued (informational: authorisation reads current roles).
     pub roles: Vec<Role>,
+    /// The user's token version when issued; a password reset raises it and voids this token.
+    pub ver: i32,
     pub exp: i64,
     pub iat: i64,
     pub iss: String,
@@ -64,12 +66,19 @@ impl TokenKeys {
     }
 
     /// Issues a token for a user.
-    pub fn issue(&self, user_id: i64, org_id: i64, roles: &[Role]) -> Result<String, AppError> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        org_id: i64,
+        roles: &[Role],
+        version: i32,
+    ) -> Result<String, AppError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
             org: org_id,
             roles: roles.to_vec(),
+            ver: version,
             iat: now,
             exp: now + self.ttl_seconds,
             iss: self.issuer.clone(),
@@ -99,7 +108,7 @@ mod tests {
     #[test]
     fn round_trip() -> Result<(), AppError> {
         let k = keys();
-        let token = k.issue(5, 2, &[Role::Admin])?;
+        let token = k.issue(5, 2, &[Role::Admin], 0)?;
         let claims = k.verify(&token)?;
         assert_eq!(claims.sub, "5");
         assert_eq!(claims.org, 2);
@@ -110,7 +119,7 @@ mod tests {
     #[test]
     fn rejects_alg_none_and_other_secrets() -> Result<(), AppError> {
         let k = keys();
-        let token = k.issue(5, 2, &[Role::Admin])?;
+        let token = k.issue(5, 2, &[Role::Admin], 0)?;
         let payload = token.split('.').nth(1).unwrap_or_default();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(k.verify(&format!("{header}.{payload}.")).is_err());

@@ -3,7 +3,6 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -66,7 +65,7 @@ pub async fn counts<C: ConnectionTrait>(
 /// Puts a dead (or waiting) message of the actor's organization back in the queue, due now,
 /// with a fresh set of attempts; audited.
 pub async fn retry(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<entity::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = entity::Entity::find_by_id(id)
         .filter(entity::Column::OrgId.eq(actor.org_id))
         .one(&txn)

@@ -110,7 +110,7 @@ async fn login_body_is_validated() {
 fn claims(exp_offset: i64, iss: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
-        "sub": "1", "org": 2, "roles": ["admin"], "iat": now - 10, "exp": now + exp_offset,
+        "sub": "1", "org": 2, "roles": ["admin"], "ver": 0, "iat": now - 10, "exp": now + exp_offset,
         "iss": iss, "aud": "talentcert-api"
     })
 }

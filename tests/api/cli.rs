@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app_with, AppOptions, TestDb};
 
-fn talentcert(db: &TestDb) -> Command {
+pub fn talentcert(db: &TestDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_talentcert"));
     cmd.env_clear()
         .env("RUST_LOG", "warn")

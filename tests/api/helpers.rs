@@ -227,6 +227,9 @@ pub struct TestApp {
 pub struct AppOptions {
     pub jwt_secret: Option<String>,
     pub demo: bool,
+    /// `TALENTCERT_SMTP_URL`; none keeps mail queued.
+    pub smtp_url: Option<String>,
+    pub mail_max_attempts: i32,
 }
 
 impl Default for AppOptions {
@@ -234,6 +237,18 @@ impl Default for AppOptions {
         AppOptions {
             jwt_secret: None,
             demo: true,
+            smtp_url: None,
+            mail_max_attempts: 10,
+        }
+    }
+}
+
+impl AppOptions {
+    /// Delivers to an SMTP server.
+    pub fn with_smtp(url: String) -> AppOptions {
+        AppOptions {
+            smtp_url: Some(url),
+            ..Default::default()
         }
     }
 }
@@ -245,12 +260,20 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service on a given database.
 pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
+    // Logs show only when a test fails (the runner captures them).
+    talentcert::telemetry::init(talentcert::config::LogFormat::Text);
     let mut settings = Settings::for_database(db.settings()).expect("settings");
     settings.bind = "127.0.0.1:0".to_string();
     settings.demo = options.demo;
     settings.demo_password = Some(DEMO_PASSWORD.to_string());
     settings.jwt_secret = options.jwt_secret;
     settings.workers = 1;
+    settings.smtp_url = options.smtp_url;
+    // Fast retries so outage tests finish in seconds.
+    settings.mail.poll_ms = 100;
+    settings.mail.retry_seconds = 1;
+    settings.mail.lease_seconds = 3;
+    settings.mail.max_attempts = options.mail_max_attempts;
     settings.max_body_bytes = 64 * 1024;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();

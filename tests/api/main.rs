@@ -3,10 +3,12 @@
 
 mod auth;
 mod cli;
+mod email;
 mod errors;
 mod helpers;
 mod openapi;
 mod organizations;
 mod pages;
 mod persistence;
+mod smtp;
 mod users;

@@ -97,7 +97,7 @@ async fn migrations_apply_from_empty_and_roll_back() {
     assert!(
         after_down
             .iter()
-            .all(|t| t == "seaql_migrations" || t == "talentcert_migration_lock"),
+            .all(|t| t == "seaql_migrations" || t == "talentcert_write_lock"),
         "down removes everything: {after_down:?}"
     );
     Migrator::up(&db, None).await.unwrap();
