@@ -164,6 +164,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .configure(routes)
             .default_service(web::to(pages::errors::not_found))
+            .wrap(from_fn(auth::extract::verify_form_csrf))
             .wrap(from_fn(pages::errors::localize_errors))
             .wrap(
                 DefaultHeaders::new()

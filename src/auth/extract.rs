@@ -298,9 +298,61 @@ struct CsrfField {
     csrf_token: String,
 }
 
-/// A URL-encoded page form whose `csrf_token` field was checked: against the session's token
-/// when signed in, else against the pre-sign-in `tc_csrf` cookie (double submit). Put it before
-/// `CurrentUser` in a handler's arguments: the user extractor then accepts the request.
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Middleware: every state-changing URL-encoded form must carry a `csrf_token` field equal to the
+/// session's token (signed in) or to the `tc_csrf` cookie (before signing in, double submit).
+/// The body is read here, checked, and handed on unchanged; the request is then marked so that
+/// [`CurrentUser`] accepts it without the `X-CSRF-Token` header that script requests send.
+pub async fn verify_form_csrf(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if !changes_state(req.method()) || !is_form(req.request()) {
+        return next.call(req).await.map(|res| res.map_into_boxed_body());
+    }
+    let body = match req.extract::<web::Bytes>().await {
+        Ok(body) => body,
+        Err(err) => {
+            let problem = crate::web::body_error(req.request(), &err);
+            return Ok(req.error_response(problem));
+        }
+    };
+    let sent: CsrfField = match serde_urlencoded::from_bytes(&body) {
+        Ok(sent) => sent,
+        Err(_) => {
+            return Ok(req.error_response(AppError::BadRequest(Msg::new("error.malformed_form"))))
+        }
+    };
+    let expected = match authenticate(req.request()).await {
+        Ok(Some(user)) => user.csrf_token().map(str::to_string),
+        Ok(None) | Err(AppError::Unauthenticated) => {
+            req.cookie(ANON_CSRF_COOKIE).map(|c| c.value().to_string())
+        }
+        Err(other) => return Ok(req.error_response(other)),
+    };
+    match expected {
+        Some(token) if !token.is_empty() && tokens_equal(&sent.csrf_token, &token) => {}
+        _ => return Ok(req.error_response(AppError::Forbidden(Msg::new("error.csrf")))),
+    }
+    req.extensions_mut().insert(CsrfVerified);
+    req.set_payload(bytes_payload(body));
+    next.call(req).await.map(|res| res.map_into_boxed_body())
+}
+
+fn bytes_payload(body: web::Bytes) -> Payload {
+    let (_, mut inner) = actix_http::h1::Payload::create(true);
+    inner.unread_data(body);
+    Payload::from(inner)
+}
+
+/// A URL-encoded page form. Its CSRF token was checked by [`verify_form_csrf`] before any
+/// extractor ran; this refuses a form that did not pass there.
 pub struct PageForm<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for PageForm<T> {
@@ -311,31 +363,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for PageForm<T> {
         let req = req.clone();
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let is_form = req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            if !is_form {
+            if !is_form(&req) {
                 return Err(AppError::UnsupportedMediaType(Msg::new(
                     "error.expected_form",
                 )));
             }
-            let body = body.await.map_err(|e| crate::web::body_error(&e))?;
-            let sent: CsrfField = serde_urlencoded::from_bytes(&body)
-                .map_err(|_| AppError::BadRequest(Msg::new("error.malformed_form")))?;
-            let expected = match authenticate(&req).await {
-                Ok(Some(user)) => user.csrf_token().map(str::to_string),
-                Ok(None) | Err(AppError::Unauthenticated) => {
-                    req.cookie(ANON_CSRF_COOKIE).map(|c| c.value().to_string())
-                }
-                Err(other) => return Err(other),
-            };
-            match expected {
-                Some(token) if !token.is_empty() && tokens_equal(&sent.csrf_token, &token) => {}
-                _ => return Err(AppError::Forbidden(Msg::new("error.csrf"))),
+            if req.extensions().get::<CsrfVerified>().is_none() {
+                return Err(AppError::Forbidden(Msg::new("error.csrf")));
             }
-            req.extensions_mut().insert(CsrfVerified);
+            let body = body.await.map_err(|e| crate::web::body_error(&req, &e))?;
             let form = serde_urlencoded::from_bytes(&body).map_err(|e| {
                 AppError::BadRequest(Msg::new("error.malformed_form_detail").arg("detail", e))
             })?;

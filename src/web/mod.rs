@@ -23,10 +23,18 @@ use crate::startup::AppState;
 /// Cookie remembering the language picked in the switch.
 pub const LANG_COOKIE: &str = "tc_lang";
 
+/// The largest accepted body.
+pub fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map_or(1024 * 1024, |s| s.settings.max_body_bytes)
+}
+
 /// Maps a failure to read the body to a 4xx.
-pub fn body_error(err: &actix_web::Error) -> AppError {
+pub fn body_error(req: &HttpRequest, err: &actix_web::Error) -> AppError {
     match err.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => AppError::PayloadTooLarge { limit: 0 },
+        Some(PayloadError::Overflow) => AppError::PayloadTooLarge {
+            limit: body_limit(req),
+        },
         _ => AppError::BadRequest(Msg::new("error.unreadable_body")),
     }
 }
@@ -48,9 +56,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .map(|v| v.trim().to_ascii_lowercase())
             .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1024 * 1024, |s| s.settings.max_body_bytes);
+        let limit = body_limit(req);
         let declared_too_large = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -58,6 +64,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|len| len > limit);
         let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             if !is_json {
                 return Err(AppError::UnsupportedMediaType(Msg::new(
@@ -67,10 +74,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if declared_too_large {
                 return Err(AppError::PayloadTooLarge { limit });
             }
-            let bytes = body.await.map_err(|e| match body_error(&e) {
-                AppError::PayloadTooLarge { .. } => AppError::PayloadTooLarge { limit },
-                other => other,
-            })?;
+            let bytes = body.await.map_err(|e| body_error(&req, &e))?;
             parse_json(&bytes).map(ApiJson)
         })
     }

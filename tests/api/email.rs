@@ -767,3 +767,90 @@ async fn a_service_killed_while_delivering_sends_the_message_once_after_restart(
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[tokio::test]
+async fn the_invitation_page_activates_the_account_and_signs_in() {
+    let sink = SmtpSink::start();
+    let app = spawn_app_with(TestDb::fresh().await, AppOptions::with_smtp(sink.url())).await;
+    let admin = app.token("admin").await;
+    invite(&app, &admin, "page.invitee@demo.test", "en").await;
+    let mail = sink.wait_for("page.invitee@demo.test", 1).await.remove(0);
+    assert_eq!(
+        mail["subject"],
+        "You are invited to Demo Retail Co. on talentcert"
+    );
+    let token = token_in(&mail, "/invitations/");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(app.url(&format!("/invitations/{token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Activate your account"));
+    let csrf = crate::pages::csrf_of(&form);
+    let done = client
+        .post(app.url(&format!("/invitations/{token}")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("password", "page-password-1"),
+            ("password_confirm", "page-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let home = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK, "signed in by the invitation");
+    assert!(home.text().await.unwrap().contains("Wang Fang"));
+}
+
+#[tokio::test]
+async fn the_outbox_page_lists_messages_and_retries_dead_ones() {
+    let mut sink = SmtpSink::start();
+    sink.stop();
+    let options = AppOptions {
+        mail_max_attempts: 1,
+        ..AppOptions::with_smtp(sink.url())
+    };
+    let app = spawn_app_with(TestDb::fresh().await, options).await;
+    let admin = app.token("admin").await;
+    invite(&app, &admin, "outbox.page@demo.test", "en").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        let dead = json(app.get("/api/v1/admin/outbox?status=dead", &admin).await).await;
+        if let Some(id) = dead["items"][0]["id"].as_i64() {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "never dead");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (client, _) = crate::auth::page_session(&app, "admin@demo.test").await;
+    let page = client
+        .get(app.url("/admin/outbox?status=dead"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("outbox.page@demo.test"));
+    assert!(page.contains("Failed"));
+    assert!(page.contains(&format!("/admin/outbox/{id}/retry")));
+    sink.resume(0.0);
+    let csrf = crate::pages::csrf_of(&page);
+    let retried = client
+        .post(app.url(&format!("/admin/outbox/{id}/retry")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    sink.wait_for("outbox.page@demo.test", 1).await;
+}

@@ -190,3 +190,14 @@ async fn probes_answer() {
     assert_eq!(json(ready).await["status"], "ready");
     assert!(health.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn an_oversized_form_is_a_413_page() {
+    let app = spawn_app().await;
+    let body = format!("csrf_token=x&email={}", "a".repeat(100 * 1024));
+    let response = app
+        .post_raw("/login", None, "application/x-www-form-urlencoded", body)
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(response.text().await.unwrap().contains("65536"));
+}
