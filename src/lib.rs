@@ -1,4 +1,5 @@
 //! talentcert: talent certification and learning management for private-domain operations teams.
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod cli;
