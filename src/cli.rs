@@ -33,6 +33,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         Command::Org { command } => org(command, settings).await,
         Command::User { command } => user(command, settings).await,
         Command::Outbox { status, limit } => outbox(status, limit, settings).await,
+        Command::ImportContent { dir, force } => import_content(dir, force, settings).await,
     }
 }
 
@@ -256,4 +257,64 @@ async fn outbox(status: Option<String>, limit: u64, settings: Settings) -> anyho
         }
     }
     Ok(())
+}
+
+async fn import_content(dir: Option<std::path::PathBuf>, force: bool, settings: Settings) -> anyhow::Result<()> {
+    use crate::catalog::import::{import_dir, ImportError, ImportOptions};
+    let dir = dir
+        .or_else(|| settings.content_dir.clone())
+        .unwrap_or_else(|| std::path::PathBuf::from("./course-content"));
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    seed::ensure_platform(&conn).await?;
+    let terminal = std::io::stdout().is_terminal();
+    let mut progress = |done: usize, total: usize, what: &str| {
+        if terminal && total > 0 {
+            let width = 30;
+            let filled = done * width / total;
+            print!("\r[{}{}] {done}/{total} {what:<16}", "#".repeat(filled), " ".repeat(width - filled));
+            let _ = std::io::stdout().flush();
+        }
+    };
+    match import_dir(&conn, &dir, ImportOptions { force }, &mut progress).await {
+        Ok(summary) => {
+            if terminal {
+                println!();
+            }
+            if summary.skipped {
+                println!("{}: unchanged since the last import; nothing written", dir.display());
+                return Ok(());
+            }
+            println!(
+                "courses: {} created, {} updated, {} unchanged; questions: {} new, {} revised, {} retired; certifications: {} created, {} updated, {} unchanged",
+                summary.courses_created,
+                summary.courses_updated,
+                summary.courses_unchanged,
+                summary.questions_created,
+                summary.questions_revised,
+                summary.questions_retired,
+                summary.certifications_created,
+                summary.certifications_updated,
+                summary.certifications_unchanged,
+            );
+            if !summary.conflicts.is_empty() {
+                bail!(
+                    "{} course(s) were edited in the pages since their last import and were left as they are: {} (run again with --force to replace them)",
+                    summary.conflicts.len(),
+                    summary.conflicts.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Err(ImportError::Content(errors)) => {
+            if terminal {
+                println!();
+            }
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            bail!("{} problem(s) in {}; nothing was imported", errors.len(), dir.display())
+        }
+        Err(other) => Err(anyhow!("{other}")),
+    }
 }

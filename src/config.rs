@@ -36,6 +36,14 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import the course catalog from its files (all or nothing; unchanged files write nothing).
+    ImportContent {
+        /// The content directory. Default: $TALENTCERT_CONTENT_DIR or ./course-content.
+        dir: Option<PathBuf>,
+        /// Replace courses edited in the pages since their last import.
+        #[arg(long)]
+        force: bool,
+    },
     /// List the email outbox (newest first).
     Outbox {
         /// Only messages in this status: queued, sending, sent or dead.
@@ -157,6 +165,9 @@ pub struct SettingsArgs {
     /// Largest accepted request body in bytes. Default: 1048576 (1 MiB).
     #[arg(long, env = "TALENTCERT_MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<usize>,
+    /// The shipped catalog's files, imported at start when they changed. Default: ./course-content.
+    #[arg(long, env = "TALENTCERT_CONTENT_DIR", global = true)]
+    pub content_dir: Option<PathBuf>,
     /// Days an invitation link stays valid. Default: 7.
     #[arg(long, env = "TALENTCERT_INVITATION_DAYS", global = true)]
     pub invitation_days: Option<i64>,
@@ -217,6 +228,8 @@ pub struct Settings {
     pub workers: usize,
     pub invitation_days: i64,
     pub mail: MailSettings,
+    /// None: no catalog import at start.
+    pub content_dir: Option<PathBuf>,
 }
 
 /// How the outbox delivers.
@@ -274,6 +287,7 @@ impl Settings {
             log_format: args.log_format.or(file.log_format),
             workers: args.workers.or(file.workers),
             invitation_days: args.invitation_days.or(file.invitation_days),
+            content_dir: args.content_dir.or(file.content_dir),
             mail_max_attempts: args.mail_max_attempts.or(file.mail_max_attempts),
             mail_retry_seconds: args.mail_retry_seconds.or(file.mail_retry_seconds),
             mail_poll_ms: args.mail_poll_ms.or(file.mail_poll_ms),
@@ -386,6 +400,7 @@ impl Settings {
             workers,
             invitation_days,
             mail,
+            content_dir: Some(m.content_dir.unwrap_or_else(|| PathBuf::from("./course-content"))),
         })
     }
 

@@ -3,7 +3,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, error, health, notify, pagination};
+use crate::{audit, auth, catalog, error, health, notify, pagination};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -38,6 +38,21 @@ use crate::{audit, auth, error, health, notify, pagination};
         audit::list_audit,
         notify::handlers::list_outbox,
         notify::handlers::retry_outbox,
+        catalog::handlers::list_categories,
+        catalog::handlers::list_courses,
+        catalog::handlers::get_course,
+        catalog::handlers::create_course,
+        catalog::handlers::update_course,
+        catalog::handlers::copy_course,
+        catalog::handlers::put_lesson,
+        catalog::handlers::delete_lesson,
+        catalog::handlers::publish_course,
+        catalog::handlers::enrol,
+        catalog::handlers::my_learning,
+        catalog::handlers::get_lesson,
+        catalog::handlers::complete_lesson,
+        catalog::handlers::get_gift,
+        catalog::handlers::put_gift,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),
@@ -45,6 +60,9 @@ use crate::{audit, auth, error, health, notify, pagination};
         (name = "auth", description = "Signing in and the current user"),
         (name = "admin", description = "Users, roles and the audit log of an organization"),
         (name = "platform", description = "Organizations (platform admins)"),
+        (name = "catalog", description = "Job categories, competency models and courses"),
+        (name = "learning", description = "Enrolment, lessons and progress"),
+        (name = "authoring", description = "Courses, lessons and question banks (trainers)"),
         (name = "health", description = "Probes")
     )
 )]

@@ -19,7 +19,7 @@ use crate::error::{AppError, Msg};
 use crate::notify::worker::OutboxWorker;
 use crate::notify::Mailer;
 use crate::templates::Templates;
-use crate::{audit, auth, db, health, notify, openapi, web as pages};
+use crate::{audit, auth, catalog, db, health, notify, openapi, web as pages};
 use tokio::sync::Notify;
 
 /// What every handler can reach.
@@ -30,6 +30,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub templates: Templates,
     pub mailer: Mailer,
+    /// The platform organization, owner of the shared catalog.
+    pub platform_org_id: i64,
     /// Wakes this instance's outbox worker when a message was queued (others poll).
     pub mail_wake: Arc<Notify>,
 }
@@ -69,6 +71,9 @@ impl Application {
         } else {
             SeedReport::default()
         };
+        if let Some(dir) = &settings.content_dir {
+            import_catalog_at_start(&db, dir).await;
+        }
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
             None => load_or_create_secret(&db, "jwt_hs256", random_token)
@@ -88,6 +93,7 @@ impl Application {
             hasher,
             templates,
             mailer,
+            platform_org_id: platform.id,
             mail_wake,
         });
         let port = listener.local_addr()?.port();
@@ -147,6 +153,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     audit::routes(cfg);
     notify::routes(cfg);
+    catalog::routes(cfg);
     pages::pages::routes(cfg);
     pages::account_pages::routes(cfg);
 }
@@ -185,4 +192,29 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Imports the catalog when its files changed since the last import. A broken catalog is logged
+/// with all its problems and the service goes on with the content it has.
+async fn import_catalog_at_start(db: &DatabaseConnection, dir: &std::path::Path) {
+    use crate::catalog::import::{import_dir, ImportOptions};
+    if !dir.is_dir() {
+        tracing::info!(dir = %dir.display(), "no course-content directory: catalog import skipped");
+        return;
+    }
+    let started = std::time::Instant::now();
+    match import_dir(db, dir, ImportOptions::default(), &mut |_, _, _| {}).await {
+        Ok(summary) if summary.skipped => tracing::info!("catalog unchanged since the last import"),
+        Ok(summary) => tracing::info!(
+            created = summary.courses_created,
+            updated = summary.courses_updated,
+            unchanged = summary.courses_unchanged,
+            conflicts = ?summary.conflicts,
+            questions_new = summary.questions_created,
+            certifications = summary.certifications_created + summary.certifications_updated,
+            ms = started.elapsed().as_millis() as u64,
+            "catalog imported"
+        ),
+        Err(err) => tracing::error!("catalog import failed, serving the content already in the database: {err}"),
+    }
 }

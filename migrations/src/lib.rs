@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_accounts;
 mod m20261125_000002_create_outbox_and_tokens;
+mod m20261125_000003_create_catalog;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_accounts::Migration),
             Box::new(m20261125_000002_create_outbox_and_tokens::Migration),
+            Box::new(m20261125_000003_create_catalog::Migration),
         ]
     }
 }
