@@ -259,7 +259,11 @@ async fn outbox(status: Option<String>, limit: u64, settings: Settings) -> anyho
     Ok(())
 }
 
-async fn import_content(dir: Option<std::path::PathBuf>, force: bool, settings: Settings) -> anyhow::Result<()> {
+async fn import_content(
+    dir: Option<std::path::PathBuf>,
+    force: bool,
+    settings: Settings,
+) -> anyhow::Result<()> {
     use crate::catalog::import::{import_dir, ImportError, ImportOptions};
     let dir = dir
         .or_else(|| settings.content_dir.clone())
@@ -272,7 +276,11 @@ async fn import_content(dir: Option<std::path::PathBuf>, force: bool, settings: 
         if terminal && total > 0 {
             let width = 30;
             let filled = done * width / total;
-            print!("\r[{}{}] {done}/{total} {what:<16}", "#".repeat(filled), " ".repeat(width - filled));
+            print!(
+                "\r[{}{}] {done}/{total} {what:<16}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
             let _ = std::io::stdout().flush();
         }
     };
@@ -282,7 +290,10 @@ async fn import_content(dir: Option<std::path::PathBuf>, force: bool, settings: 
                 println!();
             }
             if summary.skipped {
-                println!("{}: unchanged since the last import; nothing written", dir.display());
+                println!(
+                    "{}: unchanged since the last import; nothing written",
+                    dir.display()
+                );
                 return Ok(());
             }
             println!(
@@ -313,7 +324,11 @@ async fn import_content(dir: Option<std::path::PathBuf>, force: bool, settings: 
             for e in &errors {
                 eprintln!("{e}");
             }
-            bail!("{} problem(s) in {}; nothing was imported", errors.len(), dir.display())
+            bail!(
+                "{} problem(s) in {}; nothing was imported",
+                errors.len(),
+                dir.display()
+            )
         }
         Err(other) => Err(anyhow!("{other}")),
     }

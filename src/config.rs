@@ -400,7 +400,10 @@ impl Settings {
             workers,
             invitation_days,
             mail,
-            content_dir: Some(m.content_dir.unwrap_or_else(|| PathBuf::from("./course-content"))),
+            content_dir: Some(
+                m.content_dir
+                    .unwrap_or_else(|| PathBuf::from("./course-content")),
+            ),
         })
     }
 

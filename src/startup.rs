@@ -215,6 +215,8 @@ async fn import_catalog_at_start(db: &DatabaseConnection, dir: &std::path::Path)
             ms = started.elapsed().as_millis() as u64,
             "catalog imported"
         ),
-        Err(err) => tracing::error!("catalog import failed, serving the content already in the database: {err}"),
+        Err(err) => tracing::error!(
+            "catalog import failed, serving the content already in the database: {err}"
+        ),
     }
 }

@@ -17,6 +17,20 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("admin.html", include_str!("../templates/admin.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("account.html", include_str!("../templates/account.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("catalog.html", include_str!("../templates/catalog.html")),
+    ("course.html", include_str!("../templates/course.html")),
+    ("lesson.html", include_str!("../templates/lesson.html")),
+    ("learning.html", include_str!("../templates/learning.html")),
+    ("trainer.html", include_str!("../templates/trainer.html")),
+    (
+        "course_editor.html",
+        include_str!("../templates/course_editor.html"),
+    ),
+    (
+        "lesson_editor.html",
+        include_str!("../templates/lesson_editor.html"),
+    ),
     (
         "admin_outbox.html",
         include_str!("../templates/admin_outbox.html"),

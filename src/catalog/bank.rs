@@ -3,7 +3,9 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -31,7 +33,10 @@ pub fn to_gift(q: &question::Model) -> Result<GiftQuestion, serde_json::Error> {
 }
 
 /// The current questions of a course.
-pub async fn current_questions<C: ConnectionTrait>(conn: &C, course_id: i64) -> Result<Vec<question::Model>, DbErr> {
+pub async fn current_questions<C: ConnectionTrait>(
+    conn: &C,
+    course_id: i64,
+) -> Result<Vec<question::Model>, DbErr> {
     question::Entity::find()
         .filter(question::Column::CourseId.eq(course_id))
         .filter(question::Column::IsCurrent.eq(true))
@@ -41,7 +46,11 @@ pub async fn current_questions<C: ConnectionTrait>(conn: &C, course_id: i64) -> 
 }
 
 /// The bank as a GIFT file (editors of the course only: it holds the answers).
-pub async fn export_gift(db: &DatabaseConnection, viewer: &Viewer, course_id: i64) -> AppResult<String> {
+pub async fn export_gift(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+) -> AppResult<String> {
     let c = editable_course(db, viewer, course_id).await?;
     let rows = current_questions(db, c.id).await?;
     let questions = rows
@@ -65,7 +74,12 @@ pub struct BankImport {
 /// Replaces a course's bank with a GIFT file: questions are matched by `[id:]` (new ids are
 /// given to questions without one), changed ones get a new revision, missing ones are retired.
 /// Every problem is answered at once, each naming its line.
-pub async fn import_gift(db: &DatabaseConnection, viewer: &Viewer, course_id: i64, source: &str) -> AppResult<BankImport> {
+pub async fn import_gift(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    source: &str,
+) -> AppResult<BankImport> {
     let mut questions = gift::parse(source).map_err(|errors| {
         AppError::Validation(
             errors
@@ -73,7 +87,9 @@ pub async fn import_gift(db: &DatabaseConnection, viewer: &Viewer, course_id: i6
                 .map(|e| {
                     FieldIssue::new(
                         format!("line {}", e.line),
-                        Msg::new("validation.gift").arg("column", e.column).arg("detail", e.message),
+                        Msg::new("validation.gift")
+                            .arg("column", e.column)
+                            .arg("detail", e.message),
                     )
                 })
                 .collect(),
@@ -98,12 +114,21 @@ pub async fn import_gift(db: &DatabaseConnection, viewer: &Viewer, course_id: i6
         }
         match q.tag("competency") {
             Some(comp) if developed.contains(comp) => {}
-            Some(comp) => issues.push(FieldIssue::new(at.clone(), Msg::new("validation.gift_competency").arg("competency", comp))),
-            None => issues.push(FieldIssue::new(at.clone(), Msg::new("validation.gift_no_competency"))),
+            Some(comp) => issues.push(FieldIssue::new(
+                at.clone(),
+                Msg::new("validation.gift_competency").arg("competency", comp),
+            )),
+            None => issues.push(FieldIssue::new(
+                at.clone(),
+                Msg::new("validation.gift_no_competency"),
+            )),
         }
         match q.tag("difficulty") {
             Some(d) if DIFFICULTIES.contains(&d) => {}
-            _ => issues.push(FieldIssue::new(at.clone(), Msg::new("validation.gift_difficulty"))),
+            _ => issues.push(FieldIssue::new(
+                at.clone(),
+                Msg::new("validation.gift_difficulty"),
+            )),
         }
         if q.id.is_none() {
             let id = loop {
@@ -117,7 +142,10 @@ pub async fn import_gift(db: &DatabaseConnection, viewer: &Viewer, course_id: i6
         }
         if let Some(id) = &q.id {
             if !seen.insert(id.clone()) {
-                issues.push(FieldIssue::new(at, Msg::new("validation.gift_duplicate_id").arg("id", id)));
+                issues.push(FieldIssue::new(
+                    at,
+                    Msg::new("validation.gift_duplicate_id").arg("id", id),
+                ));
             }
         }
     }
@@ -145,7 +173,12 @@ pub async fn import_gift(db: &DatabaseConnection, viewer: &Viewer, course_id: i6
     .await?;
     let total = current_questions(&txn, c.id).await?.len();
     txn.commit().await?;
-    Ok(BankImport { created, revised, retired, total })
+    Ok(BankImport {
+        created,
+        revised,
+        retired,
+        total,
+    })
 }
 
 fn questions_has_id(source: &str, id: &str) -> bool {

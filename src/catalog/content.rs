@@ -286,13 +286,18 @@ impl Loader {
         }
     }
 
-    fn toml<T: serde::de::DeserializeOwned>(&mut self, file: &str, text: &str, line_offset: usize) -> Option<T> {
+    fn toml<T: serde::de::DeserializeOwned>(
+        &mut self,
+        file: &str,
+        text: &str,
+        line_offset: usize,
+    ) -> Option<T> {
         match toml::from_str::<T>(text) {
             Ok(v) => Some(v),
             Err(e) => {
-                let line = e
-                    .span()
-                    .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1 + line_offset);
+                let line = e.span().map(|span| {
+                    text[..span.start.min(text.len())].matches('\n').count() + 1 + line_offset
+                });
                 self.err(file, line, e.message().to_string());
                 None
             }
@@ -302,7 +307,8 @@ impl Loader {
     fn sorted_entries(&mut self, dir: &Path) -> Vec<PathBuf> {
         match std::fs::read_dir(dir) {
             Ok(entries) => {
-                let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+                let mut paths: Vec<PathBuf> =
+                    entries.filter_map(Result::ok).map(|e| e.path()).collect();
                 paths.sort();
                 paths
             }
@@ -313,7 +319,8 @@ impl Loader {
 
 /// Finds the 1-based line of the first occurrence of `needle` in `text`.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.find(needle).map(|i| text[..i].matches('\n').count() + 1)
+    text.find(needle)
+        .map(|i| text[..i].matches('\n').count() + 1)
 }
 
 /// Reads and checks a content directory.
@@ -336,8 +343,12 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
             continue;
         }
         let file = loader.rel(&path);
-        let Some(text) = loader.read(&path) else { continue };
-        let Some(spec) = loader.toml::<ModelSpec>(&file, &text, 0) else { continue };
+        let Some(text) = loader.read(&path) else {
+            continue;
+        };
+        let Some(spec) = loader.toml::<ModelSpec>(&file, &text, 0) else {
+            continue;
+        };
         let hash = sha256_hex(&[file.as_bytes(), text.as_bytes()]);
         all_hashes.push(hash.clone());
         raw_texts.insert(file.clone(), text);
@@ -352,9 +363,16 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
         let dir_rel = loader.rel(&dir);
         let course_path = dir.join("course.toml");
         let course_file = loader.rel(&course_path);
-        let Some(course_text) = loader.read(&course_path) else { continue };
-        let Some(spec) = loader.toml::<CourseSpec>(&course_file, &course_text, 0) else { continue };
-        let mut hash_parts: Vec<Vec<u8>> = vec![course_file.clone().into_bytes(), course_text.clone().into_bytes()];
+        let Some(course_text) = loader.read(&course_path) else {
+            continue;
+        };
+        let Some(spec) = loader.toml::<CourseSpec>(&course_file, &course_text, 0) else {
+            continue;
+        };
+        let mut hash_parts: Vec<Vec<u8>> = vec![
+            course_file.clone().into_bytes(),
+            course_text.clone().into_bytes(),
+        ];
         raw_texts.insert(course_file.clone(), course_text);
         let mut lessons = Vec::new();
         for path in loader.sorted_entries(&dir.join("lessons")) {
@@ -362,34 +380,72 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
                 continue;
             }
             let file = loader.rel(&path);
-            let Some(text) = loader.read(&path) else { continue };
-            hash_parts.push(file.clone().into_bytes());
-            hash_parts.push(text.clone().into_bytes());
-            let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-            let Some((number, slug)) = name.split_once('-').and_then(|(n, s)| n.parse::<i32>().ok().map(|n| (n, s.to_string()))) else {
-                loader.err(&file, None, "a lesson file is named NN-slug.md (e.g. 01-scoring-rfm.md)");
+            let Some(text) = loader.read(&path) else {
                 continue;
             };
-            let text = text.strip_prefix('\u{feff}').unwrap_or(&text).replace("\r\n", "\n");
+            hash_parts.push(file.clone().into_bytes());
+            hash_parts.push(text.clone().into_bytes());
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let Some((number, slug)) = name
+                .split_once('-')
+                .and_then(|(n, s)| n.parse::<i32>().ok().map(|n| (n, s.to_string())))
+            else {
+                loader.err(
+                    &file,
+                    None,
+                    "a lesson file is named NN-slug.md (e.g. 01-scoring-rfm.md)",
+                );
+                continue;
+            };
+            let text = text
+                .strip_prefix('\u{feff}')
+                .unwrap_or(&text)
+                .replace("\r\n", "\n");
             let Some(rest) = text.strip_prefix("+++\n") else {
-                loader.err(&file, Some(1), "a lesson starts with front matter between +++ lines");
+                loader.err(
+                    &file,
+                    Some(1),
+                    "a lesson starts with front matter between +++ lines",
+                );
                 continue;
             };
             let Some(end) = rest.find("\n+++") else {
-                loader.err(&file, Some(1), "the front matter is not closed with a +++ line");
+                loader.err(
+                    &file,
+                    Some(1),
+                    "the front matter is not closed with a +++ line",
+                );
                 continue;
             };
             let front_text = &rest[..end];
             let body = rest[end + 4..].trim_start_matches('\n').to_string();
-            let Some(front) = loader.toml::<LessonFront>(&file, front_text, 1) else { continue };
+            let Some(front) = loader.toml::<LessonFront>(&file, front_text, 1) else {
+                continue;
+            };
             if !LESSON_KINDS.contains(&front.kind.as_str()) {
                 let line = line_of(&text, "kind");
-                loader.err(&file, line, format!("kind {:?} is not one of {}", front.kind, LESSON_KINDS.join(", ")));
+                loader.err(
+                    &file,
+                    line,
+                    format!(
+                        "kind {:?} is not one of {}",
+                        front.kind,
+                        LESSON_KINDS.join(", ")
+                    ),
+                );
             }
             if body.trim().is_empty() {
                 loader.err(&file, None, "the lesson has no body");
             }
-            lessons.push(LessonSpec { slug, position: number, front, body });
+            lessons.push(LessonSpec {
+                slug,
+                position: number,
+                front,
+                body,
+            });
         }
         let gift_path = dir.join("questions.gift");
         let mut questions = Vec::new();
@@ -402,7 +458,11 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
                     Ok(qs) => questions = qs,
                     Err(errors) => {
                         for e in errors {
-                            loader.err(&gift_file, Some(e.line), format!("column {}: {}", e.column, e.message));
+                            loader.err(
+                                &gift_file,
+                                Some(e.line),
+                                format!("column {}: {}", e.column, e.message),
+                            );
                         }
                     }
                 }
@@ -411,7 +471,13 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
         let refs: Vec<&[u8]> = hash_parts.iter().map(Vec::as_slice).collect();
         let hash = sha256_hex(&refs);
         all_hashes.push(hash.clone());
-        catalog.courses.push(CourseContent { spec, lessons, questions, hash, dir: dir_rel });
+        catalog.courses.push(CourseContent {
+            spec,
+            lessons,
+            questions,
+            hash,
+            dir: dir_rel,
+        });
     }
 
     // Certifications.
@@ -420,12 +486,18 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
             continue;
         }
         let file = loader.rel(&path);
-        let Some(text) = loader.read(&path) else { continue };
-        let Some(spec) = loader.toml::<CertificationSpec>(&file, &text, 0) else { continue };
+        let Some(text) = loader.read(&path) else {
+            continue;
+        };
+        let Some(spec) = loader.toml::<CertificationSpec>(&file, &text, 0) else {
+            continue;
+        };
         let hash = sha256_hex(&[file.as_bytes(), text.as_bytes()]);
         all_hashes.push(hash.clone());
         raw_texts.insert(file.clone(), text);
-        catalog.certifications.push(CertificationContent { spec, hash, file });
+        catalog
+            .certifications
+            .push(CertificationContent { spec, hash, file });
     }
 
     check(&mut loader, &catalog, &raw_texts);
@@ -445,32 +517,81 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
     for m in &catalog.models {
         let f = &m.file;
         if !CATEGORIES.contains(&m.spec.id.as_str()) {
-            loader.err(f, line(f, "id"), format!("unknown job category {:?}; use one of {}", m.spec.id, CATEGORIES.join(", ")));
+            loader.err(
+                f,
+                line(f, "id"),
+                format!(
+                    "unknown job category {:?}; use one of {}",
+                    m.spec.id,
+                    CATEGORIES.join(", ")
+                ),
+            );
         }
         let expected = format!("competency-models/{}.toml", m.spec.id);
         if *f != expected {
-            loader.err(f, None, format!("the file of category {:?} must be {expected}", m.spec.id));
+            loader.err(
+                f,
+                None,
+                format!("the file of category {:?} must be {expected}", m.spec.id),
+            );
         }
         if !categories.insert(m.spec.id.clone()) {
-            loader.err(f, None, format!("category {:?} is defined twice", m.spec.id));
+            loader.err(
+                f,
+                None,
+                format!("category {:?} is defined twice", m.spec.id),
+            );
         }
         for c in &m.spec.competencies {
             let at = line(f, &format!("\"{}\"", c.id));
             if let Some(other) = competencies.insert(c.id.clone(), m.spec.id.clone()) {
-                loader.err(f, at, format!("competency id {:?} is already used in {other}", c.id));
+                loader.err(
+                    f,
+                    at,
+                    format!("competency id {:?} is already used in {other}", c.id),
+                );
             }
             if !VALUE_DEMANDS.contains(&c.value_demand.as_str()) {
-                loader.err(f, at, format!("{}: value_demand {:?} is not one of {}", c.id, c.value_demand, VALUE_DEMANDS.join(", ")));
+                loader.err(
+                    f,
+                    at,
+                    format!(
+                        "{}: value_demand {:?} is not one of {}",
+                        c.id,
+                        c.value_demand,
+                        VALUE_DEMANDS.join(", ")
+                    ),
+                );
             }
             if !BUSINESS_LEVELS.contains(&c.business_level.as_str()) {
-                loader.err(f, at, format!("{}: business_level {:?} is not one of {}", c.id, c.business_level, BUSINESS_LEVELS.join(", ")));
+                loader.err(
+                    f,
+                    at,
+                    format!(
+                        "{}: business_level {:?} is not one of {}",
+                        c.id,
+                        c.business_level,
+                        BUSINESS_LEVELS.join(", ")
+                    ),
+                );
             }
             let levels: BTreeSet<u8> = c.levels.iter().map(|l| l.level).collect();
             if levels != (1..=5).collect::<BTreeSet<u8>>() || c.levels.len() != 5 {
-                loader.err(f, at, format!("{}: needs exactly the levels 1 to 5 (found {:?})", c.id, levels));
+                loader.err(
+                    f,
+                    at,
+                    format!(
+                        "{}: needs exactly the levels 1 to 5 (found {:?})",
+                        c.id, levels
+                    ),
+                );
             }
             if c.levels.iter().any(|l| l.indicators.is_empty()) {
-                loader.err(f, at, format!("{}: every level needs at least one indicator", c.id));
+                loader.err(
+                    f,
+                    at,
+                    format!("{}: every level needs at least one indicator", c.id),
+                );
             }
         }
     }
@@ -481,52 +602,104 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
         let s = &c.spec;
         let folder = c.dir.rsplit('/').next().unwrap_or_default();
         if s.code != folder {
-            loader.err(&f, line(&f, "code"), format!("code {:?} must equal the folder name {folder:?}", s.code));
+            loader.err(
+                &f,
+                line(&f, "code"),
+                format!("code {:?} must equal the folder name {folder:?}", s.code),
+            );
         }
         if !codes.insert(s.code.clone()) {
-            loader.err(&f, line(&f, "code"), format!("duplicate course code {:?}", s.code));
+            loader.err(
+                &f,
+                line(&f, "code"),
+                format!("duplicate course code {:?}", s.code),
+            );
         }
         if !categories.contains(&s.category) {
-            loader.err(&f, line(&f, "category"), format!("unknown category {:?}", s.category));
+            loader.err(
+                &f,
+                line(&f, "category"),
+                format!("unknown category {:?}", s.category),
+            );
         }
         if !AREAS.contains(&s.area.as_str()) {
-            loader.err(&f, line(&f, "area"), format!("unknown area {:?}; use one of {}", s.area, AREAS.join(", ")));
+            loader.err(
+                &f,
+                line(&f, "area"),
+                format!("unknown area {:?}; use one of {}", s.area, AREAS.join(", ")),
+            );
         }
         if !(1..=5).contains(&s.level) {
-            loader.err(&f, line(&f, "level"), format!("level {} is out of range 1-5", s.level));
+            loader.err(
+                &f,
+                line(&f, "level"),
+                format!("level {} is out of range 1-5", s.level),
+            );
         }
         if !(1..=10_000).contains(&s.estimated_minutes) {
-            loader.err(&f, line(&f, "estimated_minutes"), "estimated_minutes must be between 1 and 10000");
+            loader.err(
+                &f,
+                line(&f, "estimated_minutes"),
+                "estimated_minutes must be between 1 and 10000",
+            );
         }
         if s.status != "published" && s.status != "draft" {
-            loader.err(&f, line(&f, "status"), format!("status {:?} must be published or draft", s.status));
+            loader.err(
+                &f,
+                line(&f, "status"),
+                format!("status {:?} must be published or draft", s.status),
+            );
         }
         for d in &s.develops {
             if !competencies.contains_key(&d.competency) {
-                loader.err(&f, line(&f, &format!("\"{}\"", d.competency)), format!("unknown competency id {:?}", d.competency));
+                loader.err(
+                    &f,
+                    line(&f, &format!("\"{}\"", d.competency)),
+                    format!("unknown competency id {:?}", d.competency),
+                );
             }
             if !(1..=5).contains(&d.level) {
-                loader.err(&f, line(&f, &format!("\"{}\"", d.competency)), format!("level {} of {} is out of range 1-5", d.level, d.competency));
+                loader.err(
+                    &f,
+                    line(&f, &format!("\"{}\"", d.competency)),
+                    format!("level {} of {} is out of range 1-5", d.level, d.competency),
+                );
             }
         }
         if c.lessons.is_empty() {
-            loader.err(&c.dir, None, "the course has no lessons (lessons/NN-slug.md)");
+            loader.err(
+                &c.dir,
+                None,
+                "the course has no lessons (lessons/NN-slug.md)",
+            );
         }
         let mut slugs = BTreeSet::new();
         for l in &c.lessons {
             if !slugs.insert(l.slug.clone()) {
-                loader.err(&format!("{}/lessons", c.dir), None, format!("two lessons have the slug {:?}", l.slug));
+                loader.err(
+                    &format!("{}/lessons", c.dir),
+                    None,
+                    format!("two lessons have the slug {:?}", l.slug),
+                );
             }
         }
         let developed: BTreeSet<&str> = s.develops.iter().map(|d| d.competency.as_str()).collect();
         let gift_file = format!("{}/questions.gift", c.dir);
         for q in &c.questions {
             let Some(id) = &q.id else {
-                loader.err(&gift_file, Some(q.line), "the question has no // [id:...] line");
+                loader.err(
+                    &gift_file,
+                    Some(q.line),
+                    "the question has no // [id:...] line",
+                );
                 continue;
             };
             if let Some(other) = question_ids.insert(id.clone(), gift_file.clone()) {
-                loader.err(&gift_file, Some(q.line), format!("question id {id:?} is already used in {other}"));
+                loader.err(
+                    &gift_file,
+                    Some(q.line),
+                    format!("question id {id:?} is already used in {other}"),
+                );
             }
             match q.tag("competency") {
                 Some(comp) if developed.contains(comp) => {}
@@ -541,9 +714,17 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
             }
             match q.tag("difficulty") {
                 Some(d) if DIFFICULTIES.contains(&d) => {}
-                Some(d) => loader.err(&gift_file, Some(q.line), format!("{id}: difficulty {d:?} is not easy, medium or hard")),
+                Some(d) => loader.err(
+                    &gift_file,
+                    Some(q.line),
+                    format!("{id}: difficulty {d:?} is not easy, medium or hard"),
+                ),
                 None if matches!(q.kind, QuestionKind::Description) => {}
-                None => loader.err(&gift_file, Some(q.line), format!("{id}: no [tag:difficulty=...]")),
+                None => loader.err(
+                    &gift_file,
+                    Some(q.line),
+                    format!("{id}: no [tag:difficulty=...]"),
+                ),
             }
         }
     }
@@ -551,7 +732,11 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
         let f = format!("{}/course.toml", c.dir);
         for p in &c.spec.prerequisites {
             if !codes.contains(p) {
-                loader.err(&f, line(&f, &format!("\"{p}\"")), format!("prerequisite {p:?} is not a course"));
+                loader.err(
+                    &f,
+                    line(&f, &format!("\"{p}\"")),
+                    format!("prerequisite {p:?} is not a course"),
+                );
             }
         }
     }
@@ -560,45 +745,98 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
         let f = &cert.file;
         let s = &cert.spec;
         if !cert_codes.insert(s.code.clone()) {
-            loader.err(f, line(f, "code"), format!("duplicate certification code {:?}", s.code));
+            loader.err(
+                f,
+                line(f, "code"),
+                format!("duplicate certification code {:?}", s.code),
+            );
         }
         if !categories.contains(&s.category) {
-            loader.err(f, line(f, "category"), format!("unknown category {:?}", s.category));
+            loader.err(
+                f,
+                line(f, "category"),
+                format!("unknown category {:?}", s.category),
+            );
         }
         if !(1..=5).contains(&s.level) {
-            loader.err(f, line(f, "level"), format!("level {} is out of range 1-5", s.level));
+            loader.err(
+                f,
+                line(f, "level"),
+                format!("level {} is out of range 1-5", s.level),
+            );
         }
         for r in &s.required_courses {
             if !codes.contains(r) {
-                loader.err(f, line(f, &format!("\"{r}\"")), format!("required course {r:?} does not exist"));
+                loader.err(
+                    f,
+                    line(f, &format!("\"{r}\"")),
+                    format!("required course {r:?} does not exist"),
+                );
             }
         }
-        for (name, value) in [("pass_percent", s.pass_percent), ("excellent_percent", s.excellent_percent), ("min_competency_percent", s.min_competency_percent)] {
+        for (name, value) in [
+            ("pass_percent", s.pass_percent),
+            ("excellent_percent", s.excellent_percent),
+            ("min_competency_percent", s.min_competency_percent),
+        ] {
             if !(0.0..=100.0).contains(&value) {
                 loader.err(f, line(f, name), format!("{name} {value} is outside 0-100"));
             }
         }
         if s.excellent_percent < s.pass_percent {
-            loader.err(f, line(f, "excellent_percent"), "excellent_percent is below pass_percent");
+            loader.err(
+                f,
+                line(f, "excellent_percent"),
+                "excellent_percent is below pass_percent",
+            );
         }
         if s.max_attempts == 0 || s.time_limit_minutes == 0 || s.validity_months == 0 {
-            loader.err(f, None, "max_attempts, time_limit_minutes and validity_months must be at least 1");
+            loader.err(
+                f,
+                None,
+                "max_attempts, time_limit_minutes and validity_months must be at least 1",
+            );
         }
         if !["auto-submit", "grace", "abandon"].contains(&s.on_timeout.as_str()) {
-            loader.err(f, line(f, "on_timeout"), format!("on_timeout {:?} is not auto-submit, grace or abandon", s.on_timeout));
+            loader.err(
+                f,
+                line(f, "on_timeout"),
+                format!(
+                    "on_timeout {:?} is not auto-submit, grace or abandon",
+                    s.on_timeout
+                ),
+            );
         }
         if !["highest", "first", "last", "average"].contains(&s.counted_attempt.as_str()) {
-            loader.err(f, line(f, "counted_attempt"), format!("counted_attempt {:?} is not highest, first, last or average", s.counted_attempt));
+            loader.err(
+                f,
+                line(f, "counted_attempt"),
+                format!(
+                    "counted_attempt {:?} is not highest, first, last or average",
+                    s.counted_attempt
+                ),
+            );
         }
         if !["none", "score-only", "after-submit", "after-pass"].contains(&s.review.as_str()) {
-            loader.err(f, line(f, "review"), format!("review {:?} is not none, score-only, after-submit or after-pass", s.review));
+            loader.err(
+                f,
+                line(f, "review"),
+                format!(
+                    "review {:?} is not none, score-only, after-submit or after-pass",
+                    s.review
+                ),
+            );
         }
         if s.blueprint.is_empty() {
             loader.err(f, None, "the blueprint has no [[blueprint]] sections");
         }
         for b in &s.blueprint {
             if !competencies.contains_key(&b.competency) {
-                loader.err(f, line(f, &format!("\"{}\"", b.competency)), format!("unknown competency id {:?}", b.competency));
+                loader.err(
+                    f,
+                    line(f, &format!("\"{}\"", b.competency)),
+                    format!("unknown competency id {:?}", b.competency),
+                );
             }
         }
     }
@@ -637,16 +875,38 @@ mod tests {
         let d = dir.path();
         write(d, "competency-models/user-operation.toml", "id = \"user-operation\"\nname = \"U\"\nname_zh = \"U\"\ndescription = \"d\"\ndescription_zh = \"d\"\n\n[[competencies]]\nid = \"uo-a\"\nname = \"A\"\nname_zh = \"A\"\ndescription = \"d\"\ndescription_zh = \"d\"\nvalue_demand = \"marketing\"\nbusiness_level = \"operation\"\nlevels = [{level = 1, indicators = [\"x\"]}, {level = 2, indicators = [\"x\"]}, {level = 3, indicators = [\"x\"]}, {level = 4, indicators = [\"x\"]}, {level = 5, indicators = [\"x\"]}]\n");
         write(d, "courses/uo-101/course.toml", "code = \"uo-101\"\ntitle = \"T\"\ntitle_zh = \"T\"\nsummary = \"S\"\nsummary_zh = \"S\"\ncategory = \"user-operation\"\narea = \"user-operation\"\nlevel = 7\nestimated_minutes = 30\n\n[[develops]]\ncompetency = \"uo-missing\"\nlevel = 2\n");
-        write(d, "courses/uo-101/lessons/01-a.md", "+++\ntitle = \"A\"\nkind = \"lecture\"\n+++\nBody\n");
+        write(
+            d,
+            "courses/uo-101/lessons/01-a.md",
+            "+++\ntitle = \"A\"\nkind = \"lecture\"\n+++\nBody\n",
+        );
         write(d, "courses/uo-101/questions.gift", "// [id:q1] [tag:competency=uo-a] [tag:difficulty=easy]\nQ {T}\n\n// [id:q2]\nQ2 {#abc}\n");
-        write(d, "courses/uo-102/course.toml", "code = \"uo-102\"\ntitle = 5\n");
-        let Err(errors) = load(d) else { panic!("should fail") };
+        write(
+            d,
+            "courses/uo-102/course.toml",
+            "code = \"uo-102\"\ntitle = 5\n",
+        );
+        let Err(errors) = load(d) else {
+            panic!("should fail")
+        };
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         let joined = text.join("\n");
-        assert!(joined.contains("courses/uo-101/course.toml:8: level 7 is out of range 1-5"), "{joined}");
-        assert!(joined.contains("courses/uo-101/course.toml:12: unknown competency id \"uo-missing\""), "{joined}");
-        assert!(joined.contains("courses/uo-101/lessons/01-a.md:3: kind \"lecture\""), "{joined}");
-        assert!(joined.contains("courses/uo-101/questions.gift:5: column"), "{joined}");
+        assert!(
+            joined.contains("courses/uo-101/course.toml:8: level 7 is out of range 1-5"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("courses/uo-101/course.toml:12: unknown competency id \"uo-missing\""),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("courses/uo-101/lessons/01-a.md:3: kind \"lecture\""),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("courses/uo-101/questions.gift:5: column"),
+            "{joined}"
+        );
         assert!(joined.contains("courses/uo-102/course.toml:2:"), "{joined}");
         Ok(())
     }

@@ -5,7 +5,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::bank::{self, BankImport};
 use super::content::{AREAS, LESSON_KINDS};
-use super::service::{self, CategoryView, CourseCard, CourseDetail, CourseFilter, EnrolmentView, LearningItem, LessonInput, LessonView, NewCourse, Viewer};
+use super::service::{
+    self, CategoryView, CourseCard, CourseDetail, CourseFilter, EnrolmentView, LearningItem,
+    LessonInput, LessonView, NewCourse, Viewer,
+};
 use crate::auth::{CurrentUser, RequireRole, Trainer};
 use crate::error::{AppError, AppResult, FieldIssue, Msg, Problem};
 use crate::pagination::{bounds, Page};
@@ -23,7 +26,10 @@ fn viewer(state: &AppState, user: &CurrentUser) -> Viewer {
     security(("bearer" = []), ("session" = []))
 )]
 #[get("/api/v1/job-categories")]
-pub async fn list_categories(state: web::Data<AppState>, _user: CurrentUser) -> AppResult<HttpResponse> {
+pub async fn list_categories(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+) -> AppResult<HttpResponse> {
     let items = service::categories(&state.db).await?;
     let total = items.len() as u64;
     Ok(HttpResponse::Ok().json(Page { items, total }))
@@ -54,11 +60,18 @@ pub struct CourseQuery {
     security(("bearer" = []), ("session" = []))
 )]
 #[get("/api/v1/courses")]
-pub async fn list_courses(state: web::Data<AppState>, user: CurrentUser, query: web::Query<CourseQuery>) -> AppResult<HttpResponse> {
+pub async fn list_courses(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<CourseQuery>,
+) -> AppResult<HttpResponse> {
     let (limit, offset) = bounds(query.limit, query.offset)?;
     if let Some(level) = query.level {
         if !(1..=5).contains(&level) {
-            return Err(AppError::Validation(vec![FieldIssue::new("level", Msg::new("validation.range").arg("min", 1).arg("max", 5))]));
+            return Err(AppError::Validation(vec![FieldIssue::new(
+                "level",
+                Msg::new("validation.range").arg("min", 1).arg("max", 5),
+            )]));
         }
     }
     let filter = CourseFilter {
@@ -89,9 +102,15 @@ pub struct VersionQuery {
     security(("bearer" = []), ("session" = []))
 )]
 #[get("/api/v1/courses/{id}")]
-pub async fn get_course(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>, query: web::Query<VersionQuery>) -> AppResult<HttpResponse> {
+pub async fn get_course(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<VersionQuery>,
+) -> AppResult<HttpResponse> {
     let draft = query.version.as_deref() == Some("draft");
-    let detail = service::course_detail(&state.db, &viewer(&state, &user), path.into_inner(), draft).await?;
+    let detail =
+        service::course_detail(&state.db, &viewer(&state, &user), path.into_inner(), draft).await?;
     Ok(HttpResponse::Ok().json(detail))
 }
 
@@ -137,7 +156,10 @@ pub struct CourseRef {
 fn check_text(issues: &mut Vec<FieldIssue>, field: &str, value: &str, max: usize) {
     let n = value.trim().chars().count();
     if n == 0 || n > max {
-        issues.push(FieldIssue::new(field, Msg::new("validation.length").arg("min", 1).arg("max", max)));
+        issues.push(FieldIssue::new(
+            field,
+            Msg::new("validation.length").arg("min", 1).arg("max", max),
+        ));
     }
 }
 
@@ -152,7 +174,11 @@ fn check_text(issues: &mut Vec<FieldIssue>, field: &str, value: &str, max: usize
     security(("bearer" = []), ("session" = []))
 )]
 #[post("/api/v1/courses")]
-pub async fn create_course(state: web::Data<AppState>, trainer: RequireRole<Trainer>, body: ApiJson<CreateCourseRequest>) -> AppResult<HttpResponse> {
+pub async fn create_course(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    body: ApiJson<CreateCourseRequest>,
+) -> AppResult<HttpResponse> {
     let b = body.0;
     let mut issues = Vec::new();
     if crate::auth::model::Slug::parse("code", &b.code).is_err() {
@@ -165,11 +191,17 @@ pub async fn create_course(state: web::Data<AppState>, trainer: RequireRole<Trai
         issues.push(FieldIssue::new("area", Msg::new("validation.unknown_area")));
     }
     if !(1..=5).contains(&b.level) {
-        issues.push(FieldIssue::new("level", Msg::new("validation.range").arg("min", 1).arg("max", 5)));
+        issues.push(FieldIssue::new(
+            "level",
+            Msg::new("validation.range").arg("min", 1).arg("max", 5),
+        ));
     }
     for (i, d) in b.develops.iter().enumerate() {
         if !(1..=5).contains(&d.level) {
-            issues.push(FieldIssue::new(format!("develops[{i}].level"), Msg::new("validation.range").arg("min", 1).arg("max", 5)));
+            issues.push(FieldIssue::new(
+                format!("develops[{i}].level"),
+                Msg::new("validation.range").arg("min", 1).arg("max", 5),
+            ));
         }
     }
     if !issues.is_empty() {
@@ -185,10 +217,19 @@ pub async fn create_course(state: web::Data<AppState>, trainer: RequireRole<Trai
         area,
         level: b.level,
         estimated_minutes: b.estimated_minutes.unwrap_or(30).clamp(1, 10_000),
-        develops: b.develops.into_iter().map(|d| (d.competency, d.level)).collect(),
+        develops: b
+            .develops
+            .into_iter()
+            .map(|d| (d.competency, d.level))
+            .collect(),
     };
     let c = service::create_course(&state.db, &viewer(&state, &trainer), new).await?;
-    Ok(HttpResponse::Created().json(CourseRef { id: c.id, code: c.code, title: c.title, status: "draft" }))
+    Ok(HttpResponse::Created().json(CourseRef {
+        id: c.id,
+        code: c.code,
+        title: c.title,
+        status: "draft",
+    }))
 }
 
 /// Where to copy a course.
@@ -212,10 +253,27 @@ pub struct CopyCourseRequest {
     security(("bearer" = []), ("session" = []))
 )]
 #[post("/api/v1/courses/{id}/copy")]
-pub async fn copy_course(state: web::Data<AppState>, trainer: RequireRole<Trainer>, path: web::Path<i64>, body: ApiJson<CopyCourseRequest>) -> AppResult<HttpResponse> {
-    let code = crate::auth::model::Slug::parse("code", &body.0.code).map_err(|i| AppError::Validation(vec![i]))?;
-    let c = service::copy_course(&state.db, &viewer(&state, &trainer), path.into_inner(), code.as_str()).await?;
-    Ok(HttpResponse::Created().json(CourseRef { id: c.id, code: c.code, title: c.title, status: "draft" }))
+pub async fn copy_course(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+    body: ApiJson<CopyCourseRequest>,
+) -> AppResult<HttpResponse> {
+    let code = crate::auth::model::Slug::parse("code", &body.0.code)
+        .map_err(|i| AppError::Validation(vec![i]))?;
+    let c = service::copy_course(
+        &state.db,
+        &viewer(&state, &trainer),
+        path.into_inner(),
+        code.as_str(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(CourseRef {
+        id: c.id,
+        code: c.code,
+        title: c.title,
+        status: "draft",
+    }))
 }
 
 /// A lesson of the draft.
@@ -256,7 +314,12 @@ pub struct LessonRef {
     security(("bearer" = []), ("session" = []))
 )]
 #[put("/api/v1/courses/{id}/lessons/{slug}")]
-pub async fn put_lesson(state: web::Data<AppState>, trainer: RequireRole<Trainer>, path: web::Path<(i64, String)>, body: ApiJson<LessonRequest>) -> AppResult<HttpResponse> {
+pub async fn put_lesson(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<(i64, String)>,
+    body: ApiJson<LessonRequest>,
+) -> AppResult<HttpResponse> {
     let (course_id, slug) = path.into_inner();
     let b = body.0;
     let mut issues = Vec::new();
@@ -268,7 +331,12 @@ pub async fn put_lesson(state: web::Data<AppState>, trainer: RequireRole<Trainer
         issues.push(FieldIssue::new("kind", Msg::new("validation.lesson_kind")));
     }
     if b.body_markdown.len() > 200_000 {
-        issues.push(FieldIssue::new("body_markdown", Msg::new("validation.length").arg("min", 1).arg("max", 200_000)));
+        issues.push(FieldIssue::new(
+            "body_markdown",
+            Msg::new("validation.length")
+                .arg("min", 1)
+                .arg("max", 200_000),
+        ));
     }
     if !issues.is_empty() {
         return Err(AppError::Validation(issues));
@@ -281,8 +349,20 @@ pub async fn put_lesson(state: web::Data<AppState>, trainer: RequireRole<Trainer
         body_md: b.body_markdown,
         position: b.position,
     };
-    let l = service::put_lesson(&state.db, &viewer(&state, &trainer), course_id, &slug, input).await?;
-    Ok(HttpResponse::Ok().json(LessonRef { id: l.id, slug: l.slug, position: l.position, title: l.title }))
+    let l = service::put_lesson(
+        &state.db,
+        &viewer(&state, &trainer),
+        course_id,
+        &slug,
+        input,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(LessonRef {
+        id: l.id,
+        slug: l.slug,
+        position: l.position,
+        title: l.title,
+    }))
 }
 
 /// Removes a lesson from the course's draft.
@@ -293,7 +373,11 @@ pub async fn put_lesson(state: web::Data<AppState>, trainer: RequireRole<Trainer
     security(("bearer" = []), ("session" = []))
 )]
 #[delete("/api/v1/courses/{id}/lessons/{slug}")]
-pub async fn delete_lesson(state: web::Data<AppState>, trainer: RequireRole<Trainer>, path: web::Path<(i64, String)>) -> AppResult<HttpResponse> {
+pub async fn delete_lesson(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<(i64, String)>,
+) -> AppResult<HttpResponse> {
     let (course_id, slug) = path.into_inner();
     service::delete_lesson(&state.db, &viewer(&state, &trainer), course_id, &slug).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -316,7 +400,11 @@ pub struct Published {
     security(("bearer" = []), ("session" = []))
 )]
 #[post("/api/v1/courses/{id}/publish")]
-pub async fn publish_course(state: web::Data<AppState>, trainer: RequireRole<Trainer>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn publish_course(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let version = service::publish(&state.db, &viewer(&state, &trainer), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(Published { version }))
 }
@@ -329,9 +417,18 @@ pub async fn publish_course(state: web::Data<AppState>, trainer: RequireRole<Tra
     security(("bearer" = []), ("session" = []))
 )]
 #[post("/api/v1/courses/{id}/enrolment")]
-pub async fn enrol(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
-    let (view, created) = service::enrol(&state.db, &viewer(&state, &user), path.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+pub async fn enrol(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (view, created) =
+        service::enrol(&state.db, &viewer(&state, &user), path.into_inner()).await?;
+    Ok(if created {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
 }
 
 /// Your courses and your progress in each, most recently active first.
@@ -355,7 +452,11 @@ pub async fn my_learning(state: web::Data<AppState>, user: CurrentUser) -> AppRe
     security(("bearer" = []), ("session" = []))
 )]
 #[get("/api/v1/lessons/{id}")]
-pub async fn get_lesson(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get_lesson(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let lesson = service::open_lesson(&state.db, &viewer(&state, &user), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(lesson))
 }
@@ -368,8 +469,13 @@ pub async fn get_lesson(state: web::Data<AppState>, user: CurrentUser, path: web
     security(("bearer" = []), ("session" = []))
 )]
 #[post("/api/v1/lessons/{id}/completion")]
-pub async fn complete_lesson(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
-    let progress = service::complete_lesson(&state.db, &viewer(&state, &user), path.into_inner()).await?;
+pub async fn complete_lesson(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let progress =
+        service::complete_lesson(&state.db, &viewer(&state, &user), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(progress))
 }
 
@@ -384,9 +490,15 @@ pub async fn complete_lesson(state: web::Data<AppState>, user: CurrentUser, path
     security(("bearer" = []), ("session" = []))
 )]
 #[get("/api/v1/courses/{id}/questions.gift")]
-pub async fn get_gift(state: web::Data<AppState>, trainer: RequireRole<Trainer>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get_gift(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let text = bank::export_gift(&state.db, &viewer(&state, &trainer), path.into_inner()).await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(text))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(text))
 }
 
 /// Replaces the course's question bank with a GIFT file: questions are matched by `[id:]`,
@@ -404,10 +516,23 @@ pub async fn get_gift(state: web::Data<AppState>, trainer: RequireRole<Trainer>,
     security(("bearer" = []), ("session" = []))
 )]
 #[put("/api/v1/courses/{id}/questions.gift")]
-pub async fn put_gift(state: web::Data<AppState>, req: HttpRequest, trainer: RequireRole<Trainer>, path: web::Path<i64>, body: web::Bytes) -> AppResult<HttpResponse> {
+pub async fn put_gift(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
     let _ = &req;
-    let text = std::str::from_utf8(&body).map_err(|_| AppError::BadRequest(Msg::new("error.not_utf8")))?;
-    let summary = bank::import_gift(&state.db, &viewer(&state, &trainer), path.into_inner(), text).await?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| AppError::BadRequest(Msg::new("error.not_utf8")))?;
+    let summary = bank::import_gift(
+        &state.db,
+        &viewer(&state, &trainer),
+        path.into_inner(),
+        text,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(summary))
 }
 
@@ -433,7 +558,12 @@ pub struct UpdateCourseRequest {
     security(("bearer" = []), ("session" = []))
 )]
 #[patch("/api/v1/courses/{id}")]
-pub async fn update_course(state: web::Data<AppState>, trainer: RequireRole<Trainer>, path: web::Path<i64>, body: ApiJson<UpdateCourseRequest>) -> AppResult<HttpResponse> {
+pub async fn update_course(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+    body: ApiJson<UpdateCourseRequest>,
+) -> AppResult<HttpResponse> {
     let b = body.0;
     let mut issues = Vec::new();
     if let Some(t) = &b.title {
@@ -444,7 +574,10 @@ pub async fn update_course(state: web::Data<AppState>, trainer: RequireRole<Trai
     }
     if let Some(level) = b.level {
         if !(1..=5).contains(&level) {
-            issues.push(FieldIssue::new("level", Msg::new("validation.range").arg("min", 1).arg("max", 5)));
+            issues.push(FieldIssue::new(
+                "level",
+                Msg::new("validation.range").arg("min", 1).arg("max", 5),
+            ));
         }
     }
     if !issues.is_empty() {
@@ -457,9 +590,26 @@ pub async fn update_course(state: web::Data<AppState>, trainer: RequireRole<Trai
         summary_zh: b.summary_zh,
         level: b.level,
         estimated_minutes: b.estimated_minutes.map(|m| m.clamp(1, 10_000)),
-        develops: b.develops.map(|d| d.into_iter().map(|d| (d.competency, d.level)).collect()),
+        develops: b
+            .develops
+            .map(|d| d.into_iter().map(|d| (d.competency, d.level)).collect()),
     };
-    let c = service::update_course(&state.db, &viewer(&state, &trainer), path.into_inner(), changes).await?;
-    let status = if c.published_version_id.is_some() { "published" } else { "draft" };
-    Ok(HttpResponse::Ok().json(CourseRef { id: c.id, code: c.code, title: c.title, status }))
+    let c = service::update_course(
+        &state.db,
+        &viewer(&state, &trainer),
+        path.into_inner(),
+        changes,
+    )
+    .await?;
+    let status = if c.published_version_id.is_some() {
+        "published"
+    } else {
+        "draft"
+    };
+    Ok(HttpResponse::Ok().json(CourseRef {
+        id: c.id,
+        code: c.code,
+        title: c.title,
+        status,
+    }))
 }

@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::content::{self, Catalog, CertificationContent, ContentError, CourseContent, ModelContent};
+use super::content::{
+    self, Catalog, CertificationContent, ContentError, CourseContent, ModelContent,
+};
 use super::entities::{
-    certification, competency, content_import, course, course_competency, course_version, job_category,
-    lesson, question,
+    certification, competency, content_import, course, course_competency, course_version,
+    job_category, lesson, question,
 };
 use crate::assessment::gift::GiftQuestion;
 use crate::auth::service::{organization_by_slug, PLATFORM_SLUG};
@@ -112,7 +114,8 @@ pub async fn import_catalog(
     let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         // One import at a time across every instance; the lock ends with the transaction.
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7272702)").await?;
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7272702)")
+            .await?;
     }
     if !options.force && last_import_hash(&txn).await?.as_deref() == Some(catalog.hash.as_str()) {
         return Ok(ImportSummary {
@@ -123,7 +126,11 @@ pub async fn import_catalog(
     }
     let platform = organization_by_slug(&txn, PLATFORM_SLUG)
         .await?
-        .ok_or_else(|| ImportError::Setup("the platform organization is missing; run `talentcert migrate`".into()))?;
+        .ok_or_else(|| {
+            ImportError::Setup(
+                "the platform organization is missing; run `talentcert migrate`".into(),
+            )
+        })?;
     let mut summary = ImportSummary::default();
     for (position, model) in catalog.models.iter().enumerate() {
         import_model(&txn, model, position, &mut summary).await?;
@@ -151,10 +158,20 @@ pub async fn import_catalog(
     Ok(summary)
 }
 
-async fn import_model<C: ConnectionTrait>(conn: &C, model: &ModelContent, position: usize, summary: &mut ImportSummary) -> Result<(), DbErr> {
+async fn import_model<C: ConnectionTrait>(
+    conn: &C,
+    model: &ModelContent,
+    position: usize,
+    summary: &mut ImportSummary,
+) -> Result<(), DbErr> {
     let s = &model.spec;
-    let existing = job_category::Entity::find_by_id(s.id.clone()).one(conn).await?;
-    if existing.as_ref().is_some_and(|c| c.content_hash == model.hash) {
+    let existing = job_category::Entity::find_by_id(s.id.clone())
+        .one(conn)
+        .await?;
+    if existing
+        .as_ref()
+        .is_some_and(|c| c.content_hash == model.hash)
+    {
         return Ok(());
     }
     let row = job_category::ActiveModel {
@@ -163,7 +180,13 @@ async fn import_model<C: ConnectionTrait>(conn: &C, model: &ModelContent, positi
         name_zh: Set(s.name_zh.clone()),
         description: Set(s.description.clone()),
         description_zh: Set(s.description_zh.clone()),
-        position: Set(i32::try_from(content::CATEGORIES.iter().position(|c| *c == s.id).unwrap_or(position)).unwrap_or(0)),
+        position: Set(i32::try_from(
+            content::CATEGORIES
+                .iter()
+                .position(|c| *c == s.id)
+                .unwrap_or(position),
+        )
+        .unwrap_or(0)),
         content_hash: Set(model.hash.clone()),
     };
     if existing.is_some() {
@@ -185,7 +208,11 @@ async fn import_model<C: ConnectionTrait>(conn: &C, model: &ModelContent, positi
             position: Set(i32::try_from(i).unwrap_or(0)),
         };
         // Competencies are never deleted: evidence and certificates refer to them.
-        if competency::Entity::find_by_id(c.id.clone()).one(conn).await?.is_some() {
+        if competency::Entity::find_by_id(c.id.clone())
+            .one(conn)
+            .await?
+            .is_some()
+        {
             row.update(conn).await?;
         } else {
             row.insert(conn).await?;
@@ -205,7 +232,13 @@ fn question_hash(q: &GiftQuestion) -> String {
 }
 
 /// Writes a question revision.
-pub async fn insert_question<C: ConnectionTrait>(conn: &C, course_id: i64, q: &GiftQuestion, external_id: &str, revision: i32) -> Result<question::Model, DbErr> {
+pub async fn insert_question<C: ConnectionTrait>(
+    conn: &C,
+    course_id: i64,
+    q: &GiftQuestion,
+    external_id: &str,
+    revision: i32,
+) -> Result<question::Model, DbErr> {
     question::ActiveModel {
         id: NotSet,
         course_id: Set(course_id),
@@ -217,7 +250,10 @@ pub async fn insert_question<C: ConnectionTrait>(conn: &C, course_id: i64, q: &G
         qtype: Set(q.kind.type_name().to_string()),
         title: Set(q.title.clone()),
         text: Set(q.text.clone()),
-        format: Set(serde_json::to_value(q.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "moodle".into())),
+        format: Set(serde_json::to_value(q.format)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "moodle".into())),
         answer_data: Set(json!(q.kind)),
         general_feedback: Set(q.general_feedback.clone()),
         category: Set(q.category.clone()),
@@ -231,16 +267,25 @@ pub async fn insert_question<C: ConnectionTrait>(conn: &C, course_id: i64, q: &G
 
 /// Brings a course's bank to the given questions: unchanged ones stay, changed ones get a new
 /// revision, missing ones are retired. Answers (created, revised, retired).
-pub async fn sync_questions<C: ConnectionTrait>(conn: &C, course_id: i64, questions: &[GiftQuestion]) -> Result<(usize, usize, usize), DbErr> {
+pub async fn sync_questions<C: ConnectionTrait>(
+    conn: &C,
+    course_id: i64,
+    questions: &[GiftQuestion],
+) -> Result<(usize, usize, usize), DbErr> {
     let current = question::Entity::find()
         .filter(question::Column::CourseId.eq(course_id))
         .filter(question::Column::IsCurrent.eq(true))
         .all(conn)
         .await?;
-    let mut by_id: HashMap<String, question::Model> = current.into_iter().map(|q| (q.external_id.clone(), q)).collect();
+    let mut by_id: HashMap<String, question::Model> = current
+        .into_iter()
+        .map(|q| (q.external_id.clone(), q))
+        .collect();
     let (mut created, mut revised) = (0, 0);
     for (i, q) in questions.iter().enumerate() {
-        let external_id = q.id.clone().unwrap_or_else(|| format!("course-{course_id}-q{}", i + 1));
+        let external_id =
+            q.id.clone()
+                .unwrap_or_else(|| format!("course-{course_id}-q{}", i + 1));
         match by_id.remove(&external_id) {
             Some(existing) if existing.content_hash == question_hash(q) => {}
             Some(existing) => {
@@ -273,7 +318,13 @@ pub async fn sync_questions<C: ConnectionTrait>(conn: &C, course_id: i64, questi
     Ok((created, revised, retired))
 }
 
-async fn import_course<C: ConnectionTrait>(conn: &C, org_id: i64, c: &CourseContent, options: ImportOptions, summary: &mut ImportSummary) -> Result<(), DbErr> {
+async fn import_course<C: ConnectionTrait>(
+    conn: &C,
+    org_id: i64,
+    c: &CourseContent,
+    options: ImportOptions,
+    summary: &mut ImportSummary,
+) -> Result<(), DbErr> {
     let s = &c.spec;
     let existing = course::Entity::find()
         .filter(course::Column::OrgId.eq(org_id))
@@ -359,7 +410,9 @@ async fn import_course<C: ConnectionTrait>(conn: &C, org_id: i64, c: &CourseCont
         })
         .collect();
     if !lessons.is_empty() {
-        lesson::Entity::insert_many(lessons).exec_without_returning(conn).await?;
+        lesson::Entity::insert_many(lessons)
+            .exec_without_returning(conn)
+            .await?;
     }
     course_competency::Entity::delete_many()
         .filter(course_competency::Column::CourseId.eq(saved.id))
@@ -375,10 +428,16 @@ async fn import_course<C: ConnectionTrait>(conn: &C, org_id: i64, c: &CourseCont
         })
         .collect();
     if !develops.is_empty() {
-        course_competency::Entity::insert_many(develops).exec_without_returning(conn).await?;
+        course_competency::Entity::insert_many(develops)
+            .exec_without_returning(conn)
+            .await?;
     }
     let mut update = saved.clone().into_active_model();
-    update.published_version_id = Set(if published { Some(version.id) } else { saved.published_version_id });
+    update.published_version_id = Set(if published {
+        Some(version.id)
+    } else {
+        saved.published_version_id
+    });
     update.draft_version_id = Set(if published { None } else { Some(version.id) });
     update.update(conn).await?;
     let (created, revised, retired) = sync_questions(conn, saved.id, &c.questions).await?;
@@ -393,14 +452,22 @@ async fn import_course<C: ConnectionTrait>(conn: &C, org_id: i64, c: &CourseCont
     Ok(())
 }
 
-async fn import_certification<C: ConnectionTrait>(conn: &C, org_id: i64, cert: &CertificationContent, summary: &mut ImportSummary) -> Result<(), DbErr> {
+async fn import_certification<C: ConnectionTrait>(
+    conn: &C,
+    org_id: i64,
+    cert: &CertificationContent,
+    summary: &mut ImportSummary,
+) -> Result<(), DbErr> {
     let s = &cert.spec;
     let existing = certification::Entity::find()
         .filter(certification::Column::OrgId.eq(org_id))
         .filter(certification::Column::Code.eq(s.code.as_str()))
         .one(conn)
         .await?;
-    if existing.as_ref().is_some_and(|e| e.source_hash.as_deref() == Some(cert.hash.as_str())) {
+    if existing
+        .as_ref()
+        .is_some_and(|e| e.source_hash.as_deref() == Some(cert.hash.as_str()))
+    {
         summary.certifications_unchanged += 1;
         return Ok(());
     }

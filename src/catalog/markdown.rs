@@ -4,7 +4,8 @@ use pulldown_cmark::{html, Options, Parser};
 
 /// Renders Markdown and sanitises the result.
 pub fn to_safe_html(markdown: &str) -> String {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut raw = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut raw, Parser::new_ext(markdown, options));
     ammonia::Builder::default()
@@ -41,7 +42,10 @@ mod tests {
         ] {
             let html = to_safe_html(attack).to_lowercase();
             assert!(!html.contains("<script"), "{attack} -> {html}");
-            assert!(!html.contains("onerror") && !html.contains("onload"), "{attack} -> {html}");
+            assert!(
+                !html.contains("onerror") && !html.contains("onload"),
+                "{attack} -> {html}"
+            );
             assert!(!html.contains("javascript:"), "{attack} -> {html}");
             assert!(!html.contains("<iframe"), "{attack} -> {html}");
             assert!(!html.contains("data:text"), "{attack} -> {html}");

@@ -3,10 +3,11 @@
 pub mod bank;
 pub mod content;
 pub mod entities;
+pub mod handlers;
 pub mod import;
 pub mod markdown;
+pub mod pages;
 pub mod service;
-pub mod handlers;
 
 /// Registers the catalog routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
@@ -25,4 +26,5 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::complete_lesson)
         .service(handlers::get_gift)
         .service(handlers::put_gift);
+    pages::routes(cfg);
 }

@@ -4,16 +4,17 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::entities::{
-    competency, course, course_competency, course_version, enrolment, job_category, lesson, lesson_completion, question,
+    competency, course, course_competency, course_version, enrolment, job_category, lesson,
+    lesson_completion, question,
 };
 use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, Msg};
@@ -123,8 +124,14 @@ pub struct CompetencyView {
 
 /// Every job category with its competency model.
 pub async fn categories<C: ConnectionTrait>(conn: &C) -> Result<Vec<CategoryView>, DbErr> {
-    let cats = job_category::Entity::find().order_by_asc(job_category::Column::Position).all(conn).await?;
-    let comps = competency::Entity::find().order_by_asc(competency::Column::Position).all(conn).await?;
+    let cats = job_category::Entity::find()
+        .order_by_asc(job_category::Column::Position)
+        .all(conn)
+        .await?;
+    let comps = competency::Entity::find()
+        .order_by_asc(competency::Column::Position)
+        .all(conn)
+        .await?;
     Ok(cats
         .into_iter()
         .map(|c| CategoryView {
@@ -175,7 +182,10 @@ fn readable_version(viewer: &Viewer, c: &course::Model, want_draft: bool) -> Opt
     }
 }
 
-async fn competency_levels<C: ConnectionTrait>(conn: &C, course_ids: &[i64]) -> Result<HashMap<i64, Vec<CompetencyLevel>>, DbErr> {
+async fn competency_levels<C: ConnectionTrait>(
+    conn: &C,
+    course_ids: &[i64],
+) -> Result<HashMap<i64, Vec<CompetencyLevel>>, DbErr> {
     let links = course_competency::Entity::find()
         .filter(course_competency::Column::CourseId.is_in(course_ids.to_vec()))
         .all(conn)
@@ -192,7 +202,9 @@ async fn competency_levels<C: ConnectionTrait>(conn: &C, course_ids: &[i64]) -> 
     for l in links {
         let (name, name_zh) = comps
             .get(&l.competency_id)
-            .map_or((l.competency_id.clone(), l.competency_id.clone()), |c| (c.name.clone(), c.name_zh.clone()));
+            .map_or((l.competency_id.clone(), l.competency_id.clone()), |c| {
+                (c.name.clone(), c.name_zh.clone())
+            });
         out.entry(l.course_id).or_default().push(CompetencyLevel {
             id: l.competency_id,
             name,
@@ -203,7 +215,10 @@ async fn competency_levels<C: ConnectionTrait>(conn: &C, course_ids: &[i64]) -> 
     Ok(out)
 }
 
-async fn lesson_slugs<C: ConnectionTrait>(conn: &C, version_ids: &[i64]) -> Result<HashMap<i64, Vec<(i64, String)>>, DbErr> {
+async fn lesson_slugs<C: ConnectionTrait>(
+    conn: &C,
+    version_ids: &[i64],
+) -> Result<HashMap<i64, Vec<(i64, String)>>, DbErr> {
     let rows = lesson::Entity::find()
         .filter(lesson::Column::CourseVersionId.is_in(version_ids.to_vec()))
         .order_by_asc(lesson::Column::Position)
@@ -211,12 +226,18 @@ async fn lesson_slugs<C: ConnectionTrait>(conn: &C, version_ids: &[i64]) -> Resu
         .await?;
     let mut out: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
     for l in rows {
-        out.entry(l.course_version_id).or_default().push((l.id, l.slug));
+        out.entry(l.course_version_id)
+            .or_default()
+            .push((l.id, l.slug));
     }
     Ok(out)
 }
 
-async fn completed_slugs<C: ConnectionTrait>(conn: &C, user_id: i64, course_ids: &[i64]) -> Result<HashMap<i64, BTreeSet<String>>, DbErr> {
+async fn completed_slugs<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i64,
+    course_ids: &[i64],
+) -> Result<HashMap<i64, BTreeSet<String>>, DbErr> {
     let rows = lesson_completion::Entity::find()
         .filter(lesson_completion::Column::UserId.eq(user_id))
         .filter(lesson_completion::Column::CourseId.is_in(course_ids.to_vec()))
@@ -230,17 +251,22 @@ async fn completed_slugs<C: ConnectionTrait>(conn: &C, user_id: i64, course_ids:
 }
 
 fn percent(done: usize, total: usize) -> u32 {
-    if total == 0 {
-        0
-    } else {
-        u32::try_from(done * 100 / total).unwrap_or(100)
-    }
+    (done * 100)
+        .checked_div(total)
+        .map_or(0, |p| u32::try_from(p).unwrap_or(100))
 }
 
 /// Builds cards for courses (one query per kind of data, whatever the number of courses).
-async fn cards<C: ConnectionTrait>(conn: &C, viewer: &Viewer, courses: Vec<course::Model>) -> Result<Vec<CourseCard>, DbErr> {
+async fn cards<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    courses: Vec<course::Model>,
+) -> Result<Vec<CourseCard>, DbErr> {
     let ids: Vec<i64> = courses.iter().map(|c| c.id).collect();
-    let versions: Vec<i64> = courses.iter().filter_map(|c| readable_version(viewer, c, false)).collect();
+    let versions: Vec<i64> = courses
+        .iter()
+        .filter_map(|c| readable_version(viewer, c, false))
+        .collect();
     let comps = competency_levels(conn, &ids).await?;
     let lessons = lesson_slugs(conn, &versions).await?;
     let done = completed_slugs(conn, viewer.user_id, &ids).await?;
@@ -259,13 +285,25 @@ async fn cards<C: ConnectionTrait>(conn: &C, viewer: &Viewer, courses: Vec<cours
                 .and_then(|v| lessons.get(&v))
                 .cloned()
                 .unwrap_or_default();
-            let completed = done.get(&c.id).map_or(0, |d| slugs.iter().filter(|(_, s)| d.contains(s)).count());
+            let completed = done
+                .get(&c.id)
+                .map_or(0, |d| slugs.iter().filter(|(_, s)| d.contains(s)).count());
             CourseCard {
-                progress_percent: enrolled.contains(&c.id).then(|| percent(completed, slugs.len())),
+                progress_percent: enrolled
+                    .contains(&c.id)
+                    .then(|| percent(completed, slugs.len())),
                 lesson_count: slugs.len(),
                 competencies: comps.get(&c.id).cloned().unwrap_or_default(),
-                owner: if c.org_id == viewer.platform_org_id { "platform" } else { "organization" },
-                status: if c.published_version_id.is_some() { "published" } else { "draft" },
+                owner: if c.org_id == viewer.platform_org_id {
+                    "platform"
+                } else {
+                    "organization"
+                },
+                status: if c.published_version_id.is_some() {
+                    "published"
+                } else {
+                    "draft"
+                },
                 id: c.id,
                 code: c.code,
                 title: c.title,
@@ -282,7 +320,11 @@ async fn cards<C: ConnectionTrait>(conn: &C, viewer: &Viewer, courses: Vec<cours
 }
 
 /// The courses a viewer may see, filtered.
-pub async fn list_courses<C: ConnectionTrait>(conn: &C, viewer: &Viewer, filter: &CourseFilter) -> Result<(Vec<CourseCard>, u64), DbErr> {
+pub async fn list_courses<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    filter: &CourseFilter,
+) -> Result<(Vec<CourseCard>, u64), DbErr> {
     let mut query = course::Entity::find().filter(visibility(viewer));
     if let Some(category) = &filter.category {
         query = query.filter(course::Column::CategoryId.eq(category.as_str()));
@@ -305,9 +347,21 @@ pub async fn list_courses<C: ConnectionTrait>(conn: &C, viewer: &Viewer, filter:
         );
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         let mut any = Condition::any();
-        for col in [course::Column::Title, course::Column::TitleZh, course::Column::Summary, course::Column::SummaryZh, course::Column::Code] {
+        for col in [
+            course::Column::Title,
+            course::Column::TitleZh,
+            course::Column::Summary,
+            course::Column::SummaryZh,
+            course::Column::Code,
+        ] {
             any = any.add(Expr::expr(Func::lower(Expr::col(col))).like(pattern.as_str()));
         }
         query = query.filter(any);
@@ -325,8 +379,15 @@ pub async fn list_courses<C: ConnectionTrait>(conn: &C, viewer: &Viewer, filter:
 }
 
 /// A course the viewer may see, or 404.
-pub async fn visible_course<C: ConnectionTrait>(conn: &C, viewer: &Viewer, id: i64) -> AppResult<course::Model> {
-    let c = course::Entity::find_by_id(id).one(conn).await?.ok_or(AppError::NotFound)?;
+pub async fn visible_course<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    id: i64,
+) -> AppResult<course::Model> {
+    let c = course::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if !viewer.sees(&c) || (c.published_version_id.is_none() && !viewer.edits(&c)) {
         return Err(AppError::NotFound);
     }
@@ -334,10 +395,18 @@ pub async fn visible_course<C: ConnectionTrait>(conn: &C, viewer: &Viewer, id: i
 }
 
 /// A course the viewer may edit: 404 when they cannot see it, 403 when they may only read it.
-pub async fn editable_course<C: ConnectionTrait>(conn: &C, viewer: &Viewer, id: i64) -> AppResult<course::Model> {
+pub async fn editable_course<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    id: i64,
+) -> AppResult<course::Model> {
     let c = visible_course(conn, viewer, id).await?;
     if !viewer.edits(&c) {
-        let key = if c.org_id == viewer.platform_org_id { "error.platform_content" } else { "error.forbidden_role" };
+        let key = if c.org_id == viewer.platform_org_id {
+            "error.platform_content"
+        } else {
+            "error.forbidden_role"
+        };
         return Err(AppError::Forbidden(Msg::new(key)));
     }
     Ok(c)
@@ -388,7 +457,10 @@ pub struct CourseDetail {
     pub question_count: u64,
 }
 
-async fn version_lessons<C: ConnectionTrait>(conn: &C, version_id: i64) -> Result<Vec<lesson::Model>, DbErr> {
+async fn version_lessons<C: ConnectionTrait>(
+    conn: &C,
+    version_id: i64,
+) -> Result<Vec<lesson::Model>, DbErr> {
     lesson::Entity::find()
         .filter(lesson::Column::CourseVersionId.eq(version_id))
         .order_by_asc(lesson::Column::Position)
@@ -396,7 +468,12 @@ async fn version_lessons<C: ConnectionTrait>(conn: &C, version_id: i64) -> Resul
         .await
 }
 
-async fn enrolment_view<C: ConnectionTrait>(conn: &C, viewer: &Viewer, c: &course::Model, lessons: &[lesson::Model]) -> Result<Option<EnrolmentView>, DbErr> {
+async fn enrolment_view<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    c: &course::Model,
+    lessons: &[lesson::Model],
+) -> Result<Option<EnrolmentView>, DbErr> {
     let Some(e) = enrolment::Entity::find()
         .filter(enrolment::Column::UserId.eq(viewer.user_id))
         .filter(enrolment::Column::CourseId.eq(c.id))
@@ -405,12 +482,22 @@ async fn enrolment_view<C: ConnectionTrait>(conn: &C, viewer: &Viewer, c: &cours
     else {
         return Ok(None);
     };
-    let done = completed_slugs(conn, viewer.user_id, &[c.id]).await?.remove(&c.id).unwrap_or_default();
+    let done = completed_slugs(conn, viewer.user_id, &[c.id])
+        .await?
+        .remove(&c.id)
+        .unwrap_or_default();
     let completed = lessons.iter().filter(|l| done.contains(&l.slug)).count();
-    let resume = e.last_lesson_slug.as_deref().and_then(|s| lessons.iter().find(|l| l.slug == s));
+    let resume = e
+        .last_lesson_slug
+        .as_deref()
+        .and_then(|s| lessons.iter().find(|l| l.slug == s));
     let next = match resume {
         Some(l) if !done.contains(&l.slug) => Some(l.id),
-        _ => lessons.iter().find(|l| !done.contains(&l.slug)).or(resume).map(|l| l.id),
+        _ => lessons
+            .iter()
+            .find(|l| !done.contains(&l.slug))
+            .or(resume)
+            .map(|l| l.id),
     };
     Ok(Some(EnrolmentView {
         course_id: c.id,
@@ -424,19 +511,31 @@ async fn enrolment_view<C: ConnectionTrait>(conn: &C, viewer: &Viewer, c: &cours
 }
 
 /// A course with its outline as the viewer sees it.
-pub async fn course_detail<C: ConnectionTrait>(conn: &C, viewer: &Viewer, id: i64, want_draft: bool) -> AppResult<CourseDetail> {
+pub async fn course_detail<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    id: i64,
+    want_draft: bool,
+) -> AppResult<CourseDetail> {
     let c = visible_course(conn, viewer, id).await?;
     let version_id = readable_version(viewer, &c, want_draft).ok_or(AppError::NotFound)?;
-    let version = course_version::Entity::find_by_id(version_id).one(conn).await?.ok_or(AppError::NotFound)?;
+    let version = course_version::Entity::find_by_id(version_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let lessons = version_lessons(conn, version_id).await?;
     let enrolment = enrolment_view(conn, viewer, &c, &lessons).await?;
-    let done = completed_slugs(conn, viewer.user_id, &[c.id]).await?.remove(&c.id).unwrap_or_default();
+    let done = completed_slugs(conn, viewer.user_id, &[c.id])
+        .await?
+        .remove(&c.id)
+        .unwrap_or_default();
     let question_count = question::Entity::find()
         .filter(question::Column::CourseId.eq(c.id))
         .filter(question::Column::IsCurrent.eq(true))
         .count(conn)
         .await?;
-    let prerequisites: Vec<String> = serde_json::from_value(c.prerequisites.clone()).unwrap_or_default();
+    let prerequisites: Vec<String> =
+        serde_json::from_value(c.prerequisites.clone()).unwrap_or_default();
     let editable = viewer.edits(&c);
     let has_draft = c.draft_version_id.is_some();
     let card = cards(conn, viewer, vec![c]).await?.remove(0);
@@ -465,9 +564,15 @@ pub async fn course_detail<C: ConnectionTrait>(conn: &C, viewer: &Viewer, id: i6
 }
 
 /// Enrols the viewer (idempotent); answers the enrolment and whether it is new.
-pub async fn enrol(db: &DatabaseConnection, viewer: &Viewer, course_id: i64) -> AppResult<(EnrolmentView, bool)> {
+pub async fn enrol(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+) -> AppResult<(EnrolmentView, bool)> {
     let c = visible_course(db, viewer, course_id).await?;
-    let version_id = c.published_version_id.ok_or_else(|| AppError::Conflict(Msg::new("error.course_not_published")))?;
+    let version_id = c
+        .published_version_id
+        .ok_or_else(|| AppError::Conflict(Msg::new("error.course_not_published")))?;
     let result = enrolment::Entity::insert(enrolment::ActiveModel {
         id: NotSet,
         user_id: Set(viewer.user_id),
@@ -486,7 +591,9 @@ pub async fn enrol(db: &DatabaseConnection, viewer: &Viewer, course_id: i64) -> 
     .exec_without_returning(db)
     .await?;
     let lessons = version_lessons(db, version_id).await?;
-    let view = enrolment_view(db, viewer, &c, &lessons).await?.ok_or(AppError::NotFound)?;
+    let view = enrolment_view(db, viewer, &c, &lessons)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok((view, result > 0))
 }
 
@@ -513,10 +620,23 @@ pub struct LessonView {
     pub lesson_count: usize,
 }
 
-async fn lesson_in_reach<C: ConnectionTrait>(conn: &C, viewer: &Viewer, lesson_id: i64) -> AppResult<(lesson::Model, course::Model, Vec<lesson::Model>)> {
-    let l = lesson::Entity::find_by_id(lesson_id).one(conn).await?.ok_or(AppError::NotFound)?;
-    let version = course_version::Entity::find_by_id(l.course_version_id).one(conn).await?.ok_or(AppError::NotFound)?;
-    let c = course::Entity::find_by_id(version.course_id).one(conn).await?.ok_or(AppError::NotFound)?;
+async fn lesson_in_reach<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    lesson_id: i64,
+) -> AppResult<(lesson::Model, course::Model, Vec<lesson::Model>)> {
+    let l = lesson::Entity::find_by_id(lesson_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let version = course_version::Entity::find_by_id(l.course_version_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let c = course::Entity::find_by_id(version.course_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if !viewer.sees(&c) {
         return Err(AppError::NotFound);
     }
@@ -529,10 +649,17 @@ async fn lesson_in_reach<C: ConnectionTrait>(conn: &C, viewer: &Viewer, lesson_i
 }
 
 /// Opens a lesson; an enrolled viewer resumes here next time.
-pub async fn open_lesson(db: &DatabaseConnection, viewer: &Viewer, lesson_id: i64) -> AppResult<LessonView> {
+pub async fn open_lesson(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    lesson_id: i64,
+) -> AppResult<LessonView> {
     let (l, c, siblings) = lesson_in_reach(db, viewer, lesson_id).await?;
     enrolment::Entity::update_many()
-        .col_expr(enrolment::Column::LastLessonSlug, Expr::value(l.slug.clone()))
+        .col_expr(
+            enrolment::Column::LastLessonSlug,
+            Expr::value(l.slug.clone()),
+        )
         .col_expr(enrolment::Column::LastActivityAt, Expr::value(Utc::now()))
         .filter(enrolment::Column::UserId.eq(viewer.user_id))
         .filter(enrolment::Column::CourseId.eq(c.id))
@@ -544,7 +671,10 @@ pub async fn open_lesson(db: &DatabaseConnection, viewer: &Viewer, lesson_id: i6
         .is_some();
     let index = siblings.iter().position(|s| s.id == l.id).unwrap_or(0);
     Ok(LessonView {
-        previous_lesson_id: index.checked_sub(1).and_then(|i| siblings.get(i)).map(|s| s.id),
+        previous_lesson_id: index
+            .checked_sub(1)
+            .and_then(|i| siblings.get(i))
+            .map(|s| s.id),
         next_lesson_id: siblings.get(index + 1).map(|s| s.id),
         lesson_count: siblings.len(),
         body_html: super::markdown::to_safe_html(&l.body_md),
@@ -564,7 +694,11 @@ pub async fn open_lesson(db: &DatabaseConnection, viewer: &Viewer, lesson_id: i6
 }
 
 /// Marks a lesson done (enrolling the viewer if needed); answers the course progress.
-pub async fn complete_lesson(db: &DatabaseConnection, viewer: &Viewer, lesson_id: i64) -> AppResult<EnrolmentView> {
+pub async fn complete_lesson(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    lesson_id: i64,
+) -> AppResult<EnrolmentView> {
     let (l, c, siblings) = lesson_in_reach(db, viewer, lesson_id).await?;
     if Some(l.course_version_id) != c.published_version_id {
         return Err(AppError::Conflict(Msg::new("error.lesson_not_published")));
@@ -605,10 +739,16 @@ pub async fn complete_lesson(db: &DatabaseConnection, viewer: &Viewer, lesson_id
     )
     .exec_without_returning(&txn)
     .await?;
-    let done = completed_slugs(&txn, viewer.user_id, &[c.id]).await?.remove(&c.id).unwrap_or_default();
+    let done = completed_slugs(&txn, viewer.user_id, &[c.id])
+        .await?
+        .remove(&c.id)
+        .unwrap_or_default();
     let all_done = siblings.iter().all(|s| done.contains(&s.slug));
     let mut update = enrolment::Entity::update_many()
-        .col_expr(enrolment::Column::LastLessonSlug, Expr::value(l.slug.clone()))
+        .col_expr(
+            enrolment::Column::LastLessonSlug,
+            Expr::value(l.slug.clone()),
+        )
         .col_expr(enrolment::Column::LastActivityAt, Expr::value(now))
         .filter(enrolment::Column::UserId.eq(viewer.user_id))
         .filter(enrolment::Column::CourseId.eq(c.id));
@@ -618,7 +758,9 @@ pub async fn complete_lesson(db: &DatabaseConnection, viewer: &Viewer, lesson_id
             .filter(enrolment::Column::CompletedAt.is_null());
     }
     update.exec(&txn).await?;
-    let view = enrolment_view(&txn, viewer, &c, &siblings).await?.ok_or(AppError::NotFound)?;
+    let view = enrolment_view(&txn, viewer, &c, &siblings)
+        .await?
+        .ok_or(AppError::NotFound)?;
     txn.commit().await?;
     Ok(view)
 }
@@ -644,11 +786,18 @@ pub async fn my_learning(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<
         .await?;
     let mut items = Vec::new();
     for card in cards(db, viewer, courses.clone()).await? {
-        let Some(c) = courses.iter().find(|c| c.id == card.id) else { continue };
-        let Some(version) = c.published_version_id else { continue };
+        let Some(c) = courses.iter().find(|c| c.id == card.id) else {
+            continue;
+        };
+        let Some(version) = c.published_version_id else {
+            continue;
+        };
         let lessons = version_lessons(db, version).await?;
         if let Some(e) = enrolment_view(db, viewer, c, &lessons).await? {
-            items.push(LearningItem { course: card, enrolment: e });
+            items.push(LearningItem {
+                course: card,
+                enrolment: e,
+            });
         }
     }
     let activity: HashMap<i64, DateTime<Utc>> = enrolments
@@ -675,14 +824,32 @@ pub struct NewCourse {
 }
 
 /// Checks that categories and competencies exist.
-pub async fn check_references<C: ConnectionTrait>(conn: &C, category: &str, develops: &[(String, i32)]) -> AppResult<()> {
+pub async fn check_references<C: ConnectionTrait>(
+    conn: &C,
+    category: &str,
+    develops: &[(String, i32)],
+) -> AppResult<()> {
     let mut issues = Vec::new();
-    if job_category::Entity::find_by_id(category.to_string()).one(conn).await?.is_none() {
-        issues.push(crate::error::FieldIssue::new("category", Msg::new("validation.unknown_category")));
+    if job_category::Entity::find_by_id(category.to_string())
+        .one(conn)
+        .await?
+        .is_none()
+    {
+        issues.push(crate::error::FieldIssue::new(
+            "category",
+            Msg::new("validation.unknown_category"),
+        ));
     }
     for (i, (id, _)) in develops.iter().enumerate() {
-        if competency::Entity::find_by_id(id.clone()).one(conn).await?.is_none() {
-            issues.push(crate::error::FieldIssue::new(format!("develops[{i}].competency"), Msg::new("validation.unknown_competency")));
+        if competency::Entity::find_by_id(id.clone())
+            .one(conn)
+            .await?
+            .is_none()
+        {
+            issues.push(crate::error::FieldIssue::new(
+                format!("develops[{i}].competency"),
+                Msg::new("validation.unknown_competency"),
+            ));
         }
     }
     if issues.is_empty() {
@@ -693,7 +860,11 @@ pub async fn check_references<C: ConnectionTrait>(conn: &C, category: &str, deve
 }
 
 /// Creates a course of the viewer's organization, as a draft with no lessons yet.
-pub async fn create_course(db: &DatabaseConnection, viewer: &Viewer, new: NewCourse) -> AppResult<course::Model> {
+pub async fn create_course(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    new: NewCourse,
+) -> AppResult<course::Model> {
     let txn = crate::db::begin_write(db).await?;
     check_references(&txn, &new.category, &new.develops).await?;
     let taken = course::Entity::find()
@@ -761,7 +932,11 @@ pub async fn create_course(db: &DatabaseConnection, viewer: &Viewer, new: NewCou
     Ok(c)
 }
 
-async fn set_develops<C: ConnectionTrait>(conn: &C, course_id: i64, develops: &[(String, i32)]) -> Result<(), DbErr> {
+async fn set_develops<C: ConnectionTrait>(
+    conn: &C,
+    course_id: i64,
+    develops: &[(String, i32)],
+) -> Result<(), DbErr> {
     course_competency::Entity::delete_many()
         .filter(course_competency::Column::CourseId.eq(course_id))
         .exec(conn)
@@ -775,13 +950,19 @@ async fn set_develops<C: ConnectionTrait>(conn: &C, course_id: i64, develops: &[
         })
         .collect();
     if !rows.is_empty() {
-        course_competency::Entity::insert_many(rows).exec_without_returning(conn).await?;
+        course_competency::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
 }
 
 /// The draft version of a course, created from the published one when there is none.
-async fn ensure_draft<C: ConnectionTrait>(conn: &C, viewer: &Viewer, c: &course::Model) -> Result<i64, DbErr> {
+async fn ensure_draft<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    c: &course::Model,
+) -> Result<i64, DbErr> {
     if let Some(draft) = c.draft_version_id {
         return Ok(draft);
     }
@@ -821,7 +1002,9 @@ async fn ensure_draft<C: ConnectionTrait>(conn: &C, viewer: &Viewer, c: &course:
             })
             .collect();
         if !copies.is_empty() {
-            lesson::Entity::insert_many(copies).exec_without_returning(conn).await?;
+            lesson::Entity::insert_many(copies)
+                .exec_without_returning(conn)
+                .await?;
         }
     }
     course::Entity::update_many()
@@ -846,7 +1029,13 @@ pub struct LessonInput {
 }
 
 /// Creates or replaces a lesson of the course's draft; answers the lesson.
-pub async fn put_lesson(db: &DatabaseConnection, viewer: &Viewer, course_id: i64, slug: &str, input: LessonInput) -> AppResult<lesson::Model> {
+pub async fn put_lesson(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    slug: &str,
+    input: LessonInput,
+) -> AppResult<lesson::Model> {
     let txn = crate::db::begin_write(db).await?;
     let c = editable_course(&txn, viewer, course_id).await?;
     let draft = ensure_draft(&txn, viewer, &c).await?;
@@ -894,7 +1083,12 @@ pub async fn put_lesson(db: &DatabaseConnection, viewer: &Viewer, course_id: i64
 }
 
 /// Removes a lesson from the course's draft.
-pub async fn delete_lesson(db: &DatabaseConnection, viewer: &Viewer, course_id: i64, slug: &str) -> AppResult<()> {
+pub async fn delete_lesson(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    slug: &str,
+) -> AppResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let c = editable_course(&txn, viewer, course_id).await?;
     let draft = ensure_draft(&txn, viewer, &c).await?;
@@ -914,13 +1108,20 @@ pub async fn delete_lesson(db: &DatabaseConnection, viewer: &Viewer, course_id: 
 pub async fn publish(db: &DatabaseConnection, viewer: &Viewer, course_id: i64) -> AppResult<i32> {
     let txn = crate::db::begin_write(db).await?;
     let c = editable_course(&txn, viewer, course_id).await?;
-    let draft = c.draft_version_id.ok_or_else(|| AppError::Conflict(Msg::new("error.no_draft")))?;
+    let draft = c
+        .draft_version_id
+        .ok_or_else(|| AppError::Conflict(Msg::new("error.no_draft")))?;
     let lessons = version_lessons(&txn, draft).await?;
     if lessons.is_empty() {
-        return Err(AppError::Conflict(Msg::new("error.publish_without_lessons")));
+        return Err(AppError::Conflict(Msg::new(
+            "error.publish_without_lessons",
+        )));
     }
     let now = Utc::now();
-    let version = course_version::Entity::find_by_id(draft).one(&txn).await?.ok_or(AppError::NotFound)?;
+    let version = course_version::Entity::find_by_id(draft)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let number = version.number;
     let mut active = version.into_active_model();
     active.published_at = Set(Some(now));
@@ -928,7 +1129,10 @@ pub async fn publish(db: &DatabaseConnection, viewer: &Viewer, course_id: i64) -
     active.update(&txn).await?;
     course::Entity::update_many()
         .col_expr(course::Column::PublishedVersionId, Expr::value(draft))
-        .col_expr(course::Column::DraftVersionId, Expr::value(Option::<i64>::None))
+        .col_expr(
+            course::Column::DraftVersionId,
+            Expr::value(Option::<i64>::None),
+        )
         .col_expr(course::Column::EditedAt, Expr::value(now))
         .col_expr(course::Column::UpdatedAt, Expr::value(now))
         .filter(course::Column::Id.eq(c.id))
@@ -953,7 +1157,12 @@ pub async fn publish(db: &DatabaseConnection, viewer: &Viewer, course_id: i64) -
 
 /// Copies a visible course (e.g. a platform course) into the viewer's organization as a draft,
 /// with its lessons and questions, to adapt it.
-pub async fn copy_course(db: &DatabaseConnection, viewer: &Viewer, course_id: i64, code: &str) -> AppResult<course::Model> {
+pub async fn copy_course(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    code: &str,
+) -> AppResult<course::Model> {
     let txn = crate::db::begin_write(db).await?;
     let source = visible_course(&txn, viewer, course_id).await?;
     if !viewer.is_trainer {
@@ -1048,7 +1257,10 @@ pub async fn copy_course(db: &DatabaseConnection, viewer: &Viewer, course_id: i6
         },
     )
     .await?;
-    let copy = course::Entity::find_by_id(copy.id).one(&txn).await?.ok_or(AppError::NotFound)?;
+    let copy = course::Entity::find_by_id(copy.id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     txn.commit().await?;
     Ok(copy)
 }
@@ -1066,7 +1278,12 @@ pub struct CourseChanges {
 }
 
 /// Changes a course (its editors only); marks it edited so an import will not overwrite it.
-pub async fn update_course(db: &DatabaseConnection, viewer: &Viewer, course_id: i64, changes: CourseChanges) -> AppResult<course::Model> {
+pub async fn update_course(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    changes: CourseChanges,
+) -> AppResult<course::Model> {
     let txn = crate::db::begin_write(db).await?;
     let c = editable_course(&txn, viewer, course_id).await?;
     if let Some(develops) = &changes.develops {

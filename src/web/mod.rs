@@ -188,11 +188,32 @@ pub struct Chrome {
 
 /// The navigation a user's roles may use.
 fn navigation(user: &CurrentUser, path: &str) -> Vec<NavItem> {
-    let mut items = vec![NavItem {
-        href: "/",
-        label_key: "nav.home",
-        active: path == "/",
-    }];
+    let mut items = vec![
+        NavItem {
+            href: "/",
+            label_key: "nav.home",
+            active: path == "/",
+        },
+        NavItem {
+            href: "/catalog",
+            label_key: "nav.catalog",
+            active: path.starts_with("/catalog")
+                || path.starts_with("/courses")
+                || path.starts_with("/lessons"),
+        },
+        NavItem {
+            href: "/learning",
+            label_key: "nav.learning",
+            active: path.starts_with("/learning"),
+        },
+    ];
+    if user.has(Role::Trainer) {
+        items.push(NavItem {
+            href: "/trainer",
+            label_key: "nav.trainer",
+            active: path.starts_with("/trainer"),
+        });
+    }
     if user.has(Role::Admin) {
         items.push(NavItem {
             href: "/admin",

@@ -230,6 +230,8 @@ pub struct AppOptions {
     /// `TALENTCERT_SMTP_URL`; none keeps mail queued.
     pub smtp_url: Option<String>,
     pub mail_max_attempts: i32,
+    /// Import the shipped catalog at start.
+    pub content: bool,
 }
 
 impl Default for AppOptions {
@@ -239,6 +241,7 @@ impl Default for AppOptions {
             demo: true,
             smtp_url: None,
             mail_max_attempts: 10,
+            content: false,
         }
     }
 }
@@ -268,6 +271,9 @@ pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
     settings.demo_password = Some(DEMO_PASSWORD.to_string());
     settings.jwt_secret = options.jwt_secret;
     settings.workers = 1;
+    settings.content_dir = options
+        .content
+        .then(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("course-content"));
     settings.smtp_url = options.smtp_url;
     // Fast retries so outage tests finish in seconds.
     settings.mail.poll_ms = 100;

@@ -1,0 +1,854 @@
+//! The catalog: importing content, browsing, enrolment and progress, authoring, isolation.
+use std::path::Path;
+
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{json, Value};
+use talentcert::catalog::import::{import_dir, ImportError, ImportOptions};
+
+use crate::helpers::{
+    json, problem_fields, spawn_app, spawn_app_with, AppOptions, TestApp, TestDb,
+};
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let full = dir.join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, text).unwrap();
+}
+
+const LEVELS: &str = "levels = [{level = 1, indicators = [\"a\"]}, {level = 2, indicators = [\"b\"]}, {level = 3, indicators = [\"c\"]}, {level = 4, indicators = [\"d\"]}, {level = 5, indicators = [\"e\"]}]";
+
+/// A small, valid catalog: one model, two courses, one certification.
+fn mini_catalog(dir: &Path) {
+    write(dir, "competency-models/user-operation.toml", &format!(
+        "id = \"user-operation\"\nname = \"User Operation\"\nname_zh = \"用户运营\"\ndescription = \"d\"\ndescription_zh = \"d\"\n\n\
+         [[competencies]]\nid = \"uo-rfm\"\nname = \"RFM\"\nname_zh = \"RFM 分层\"\ndescription = \"d\"\ndescription_zh = \"d\"\nvalue_demand = \"user-relationship\"\nbusiness_level = \"operation\"\n{LEVELS}\n\n\
+         [[competencies]]\nid = \"uo-churn\"\nname = \"Churn\"\nname_zh = \"流失\"\ndescription = \"d\"\ndescription_zh = \"d\"\nvalue_demand = \"sales-conversion\"\nbusiness_level = \"conversion\"\n{LEVELS}\n"));
+    for (code, title, zh, level, comp) in [
+        ("uo-101", "RFM Basics", "RFM 入门", 2, "uo-rfm"),
+        ("uo-102", "Churn Warning", "流失预警", 3, "uo-churn"),
+    ] {
+        write(dir, &format!("courses/{code}/course.toml"), &format!(
+            "code = \"{code}\"\ntitle = \"{title}\"\ntitle_zh = \"{zh}\"\nsummary = \"About {title}.\"\nsummary_zh = \"关于{zh}。\"\ncategory = \"user-operation\"\narea = \"user-operation\"\nlevel = {level}\nestimated_minutes = 30\n\n[[develops]]\ncompetency = \"{comp}\"\nlevel = {level}\n"));
+        for (n, kind) in [
+            (1, "operational-skills"),
+            (2, "data-and-tools"),
+            (3, "practical-case"),
+        ] {
+            write(dir, &format!("courses/{code}/lessons/0{n}-part-{n}.md"), &format!(
+                "+++\ntitle = \"{title} part {n}\"\nkind = \"{kind}\"\nestimated_minutes = 10\n+++\n\n## Part {n}\n\nBody of {code} lesson {n}.\n"));
+        }
+        write(dir, &format!("courses/{code}/questions.gift"), &format!(
+            "// [id:{code}-q01] [tag:competency={comp}] [tag:difficulty=easy]\n::{code}-q01:: Pick one {{=right#yes ~wrong#no}}\n\n\
+             // [id:{code}-q02] [tag:competency={comp}] [tag:difficulty=medium]\n::{code}-q02:: True? {{TRUE}}\n"));
+    }
+    write(dir, "certifications/uo-associate.toml",
+        "code = \"uo-associate\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"UO Associate\"\ntitle_zh = \"用户运营初级\"\nvalidity_months = 24\nrequired_courses = [\"uo-101\"]\npass_percent = 70\nexcellent_percent = 90\nmax_attempts = 3\ncooldown_hours = 24\ntime_limit_minutes = 45\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"after-submit\"\n\n[[blueprint]]\ncompetency = \"uo-rfm\"\neasy = 1\n");
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    let db = app.db.connect().await;
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+async fn import_mini(
+    app: &TestApp,
+    dir: &Path,
+    force: bool,
+) -> Result<talentcert::catalog::import::ImportSummary, ImportError> {
+    let db = app.db.connect().await;
+    import_dir(&db, dir, ImportOptions { force }, &mut |_, _, _| {}).await
+}
+
+async fn course_id(app: &TestApp, token: &str, code: &str) -> i64 {
+    let list = json(app.get(&format!("/api/v1/courses?q={code}"), token).await).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == code)
+        .and_then(|c| c["id"].as_i64())
+        .unwrap_or_else(|| panic!("no course {code}: {list}"))
+}
+
+#[tokio::test]
+async fn the_shipped_catalog_imports_at_start_and_again_changes_nothing() {
+    let app = spawn_app_with(
+        TestDb::fresh().await,
+        AppOptions {
+            content: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let learner = app.token("learner").await;
+    let categories = json(app.get("/api/v1/job-categories", &learner).await).await;
+    assert_eq!(categories["total"], 7);
+    for c in categories["items"].as_array().unwrap() {
+        let comps = c["competencies"].as_array().unwrap();
+        assert!(
+            (6..=10).contains(&comps.len()),
+            "{}: {} competencies",
+            c["id"],
+            comps.len()
+        );
+        assert_eq!(comps[0]["levels"].as_array().unwrap().len(), 5);
+    }
+    let courses = json(app.get("/api/v1/courses?limit=200", &learner).await).await;
+    assert!(
+        courses["total"].as_u64().unwrap() >= 60,
+        "{}",
+        courses["total"]
+    );
+    let versions = count(&app, "course_versions").await;
+    let questions = count(&app, "questions").await;
+    assert!(questions >= 900, "{questions} questions");
+    // A second import of the same files writes nothing.
+    let db = app.db.connect().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("course-content");
+    let summary = import_dir(&db, &dir, ImportOptions::default(), &mut |_, _, _| {})
+        .await
+        .unwrap();
+    assert!(summary.skipped);
+    let forced = import_dir(&db, &dir, ImportOptions { force: true }, &mut |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        forced.courses_created + forced.courses_updated,
+        0,
+        "same hashes: {forced:?}"
+    );
+    assert_eq!(count(&app, "course_versions").await, versions);
+    assert_eq!(count(&app, "questions").await, questions);
+}
+
+#[tokio::test]
+async fn a_changed_lesson_makes_a_new_version_and_a_changed_question_a_new_revision() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    let first = import_mini(&app, dir.path(), false).await.unwrap();
+    assert_eq!(
+        (
+            first.courses_created,
+            first.questions_created,
+            first.certifications_created
+        ),
+        (2, 4, 1)
+    );
+    let learner = app.token("learner").await;
+    let id = course_id(&app, &learner, "uo-101").await;
+    let v1 = json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await;
+    assert_eq!(v1["version"], 1);
+    let old_lesson = v1["lessons"][0]["id"].as_i64().unwrap();
+
+    write(dir.path(), "courses/uo-101/lessons/01-part-1.md", "+++\ntitle = \"RFM Basics part 1\"\nkind = \"operational-skills\"\n+++\n\nRewritten body.\n");
+    write(dir.path(), "courses/uo-101/questions.gift", "// [id:uo-101-q01] [tag:competency=uo-rfm] [tag:difficulty=easy]\n::uo-101-q01:: Pick the best one {=right ~wrong}\n\n// [id:uo-101-q02] [tag:competency=uo-rfm] [tag:difficulty=medium]\n::uo-101-q02:: True? {TRUE}\n");
+    let second = import_mini(&app, dir.path(), false).await.unwrap();
+    assert_eq!((second.courses_updated, second.courses_unchanged), (1, 1));
+    assert_eq!(
+        (
+            second.questions_created,
+            second.questions_revised,
+            second.questions_retired
+        ),
+        (0, 1, 0)
+    );
+    let v2 = json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await;
+    assert_eq!(v2["version"], 2);
+    let new_lesson = v2["lessons"][0]["id"].as_i64().unwrap();
+    assert_ne!(new_lesson, old_lesson);
+    let body = json(
+        app.get(&format!("/api/v1/lessons/{new_lesson}"), &learner)
+            .await,
+    )
+    .await;
+    assert!(body["body_markdown"]
+        .as_str()
+        .unwrap()
+        .contains("Rewritten"));
+    // The old revision stays in the database for the attempts that used it.
+    let db = app.db.connect().await;
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM questions WHERE external_id = 'uo-101-q01'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_broken_catalog_fails_whole_with_every_problem_and_writes_nothing() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let before = (
+        count(&app, "courses").await,
+        count(&app, "course_versions").await,
+        count(&app, "questions").await,
+    );
+    write(
+        dir.path(),
+        "courses/uo-101/lessons/02-part-2.md",
+        "+++\ntitle = \"Changed\"\nkind = \"data-and-tools\"\n+++\nChanged body.\n",
+    );
+    write(
+        dir.path(),
+        "courses/uo-102/questions.gift",
+        "// [id:x1] [tag:competency=uo-churn] [tag:difficulty=easy]\nBad {#many}\n",
+    );
+    write(dir.path(), "courses/uo-103/course.toml", "code = \"uo-103\"\ntitle = \"T\"\ntitle_zh = \"T\"\nsummary = \"S\"\nsummary_zh = \"S\"\ncategory = \"user-operation\"\narea = \"user-operation\"\nlevel = 9\nestimated_minutes = 10\n\n[[develops]]\ncompetency = \"uo-nowhere\"\nlevel = 2\n");
+    let Err(ImportError::Content(errors)) = import_mini(&app, dir.path(), false).await else {
+        panic!("should fail")
+    };
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = text.join("\n");
+    assert!(all.contains("courses/uo-102/questions.gift:2:"), "{all}");
+    assert!(
+        all.contains("courses/uo-103/course.toml:8: level 9"),
+        "{all}"
+    );
+    assert!(
+        all.contains("unknown competency id \"uo-nowhere\""),
+        "{all}"
+    );
+    assert!(
+        all.contains("courses/uo-103: the course has no lessons"),
+        "{all}"
+    );
+    let after = (
+        count(&app, "courses").await,
+        count(&app, "course_versions").await,
+        count(&app, "questions").await,
+    );
+    assert_eq!(before, after, "nothing written");
+}
+
+#[tokio::test]
+async fn courses_are_filtered_by_category_area_competency_level_and_text() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let t = app.token("learner").await;
+    let codes = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        codes(json(app.get("/api/v1/courses?competency=uo-churn", &t).await).await),
+        vec!["uo-102"]
+    );
+    assert_eq!(
+        codes(json(app.get("/api/v1/courses?level=2", &t).await).await),
+        vec!["uo-101"]
+    );
+    assert_eq!(
+        codes(json(app.get("/api/v1/courses?q=流失", &t).await).await),
+        vec!["uo-102"]
+    );
+    assert_eq!(
+        codes(json(app.get("/api/v1/courses?q=rfm%20basics", &t).await).await),
+        vec!["uo-101"]
+    );
+    assert_eq!(
+        json(
+            app.get(
+                "/api/v1/courses?category=user-operation&area=user-operation",
+                &t
+            )
+            .await
+        )
+        .await["total"],
+        2
+    );
+    assert_eq!(
+        json(app.get("/api/v1/courses?category=data-operation", &t).await).await["total"],
+        0
+    );
+    assert_eq!(
+        json(app.get("/api/v1/courses?q=100%25", &t).await).await["total"],
+        0,
+        "% is literal"
+    );
+    let bad = app.get("/api/v1/courses?level=9", &t).await;
+    assert_eq!(problem_fields(&json(bad).await), vec!["level"]);
+    let card = &json(app.get("/api/v1/courses?q=uo-101", &t).await).await["items"][0];
+    assert_eq!(card["lesson_count"], 3);
+    assert_eq!(card["competencies"][0]["id"], "uo-rfm");
+    assert_eq!(card["owner"], "platform");
+    assert!(card["progress_percent"].is_null());
+}
+
+#[tokio::test]
+async fn enrolment_progress_resume_and_my_learning() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let t = app.token("learner").await;
+    let id = course_id(&app, &t, "uo-101").await;
+    let enrolled = app
+        .post_json(&format!("/api/v1/courses/{id}/enrolment"), &t, &json!({}))
+        .await;
+    assert_eq!(enrolled.status(), StatusCode::CREATED);
+    let again = app
+        .post_json(&format!("/api/v1/courses/{id}/enrolment"), &t, &json!({}))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let detail = json(app.get(&format!("/api/v1/courses/{id}"), &t).await).await;
+    let lessons: Vec<i64> = detail["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(detail["enrolment"]["progress_percent"], 0);
+    assert_eq!(detail["enrolment"]["next_lesson_id"], lessons[0]);
+
+    let done = json(
+        app.post_json(
+            &format!("/api/v1/lessons/{}/completion", lessons[0]),
+            &t,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(done["progress_percent"], 33);
+    assert_eq!(done["next_lesson_id"], lessons[1]);
+    // Opening the third lesson makes it the place to resume.
+    let third = json(
+        app.get(&format!("/api/v1/lessons/{}", lessons[2]), &t)
+            .await,
+    )
+    .await;
+    assert_eq!(third["previous_lesson_id"], lessons[1]);
+    assert!(third["next_lesson_id"].is_null());
+    assert!(third["body_html"]
+        .as_str()
+        .unwrap()
+        .contains("<h2>Part 3</h2>"));
+    let detail = json(app.get(&format!("/api/v1/courses/{id}"), &t).await).await;
+    assert_eq!(detail["enrolment"]["next_lesson_id"], lessons[2]);
+    for l in &lessons {
+        app.post_json(&format!("/api/v1/lessons/{l}/completion"), &t, &json!({}))
+            .await;
+    }
+    let learning = json(app.get("/api/v1/me/learning", &t).await).await;
+    assert_eq!(learning["total"], 1);
+    assert_eq!(learning["items"][0]["enrolment"]["progress_percent"], 100);
+    assert!(learning["items"][0]["enrolment"]["completed_at"].is_string());
+    assert_eq!(learning["items"][0]["course"]["progress_percent"], 100);
+    // Another person's progress is their own.
+    let hr = app.token("hr").await;
+    assert_eq!(
+        json(app.get("/api/v1/me/learning", &hr).await).await["total"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn trainers_author_publish_and_keep_courses_inside_their_organization() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let trainer = app.token("trainer").await;
+    let learner = app.token("learner").await;
+
+    let body = json!({"code": "store-basics", "title": "Store WeCom basics", "summary": "Our own course.", "category": "user-operation", "level": 2, "develops": [{"competency": "uo-rfm", "level": 2}]});
+    assert_eq!(
+        app.post_json("/api/v1/courses", &learner, &body)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let created = app.post_json("/api/v1/courses", &trainer, &body).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = json(created).await["id"].as_i64().unwrap();
+    assert_eq!(
+        app.post_json("/api/v1/courses", &trainer, &body)
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+    let invalid = app.post_json("/api/v1/courses", &trainer, &json!({"code": "Bad Code", "title": "", "summary": "x", "category": "nope", "level": 7, "develops": [{"competency": "zz", "level": 2}]})).await;
+    let mut fields = problem_fields(&json(invalid).await);
+    fields.sort();
+    assert_eq!(fields, vec!["area", "code", "level", "title"]);
+
+    // A draft is invisible to learners; publishing needs a lesson.
+    assert_eq!(
+        app.get(&format!("/api/v1/courses/{id}"), &learner)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_json(
+            &format!("/api/v1/courses/{id}/publish"),
+            &trainer,
+            &json!({})
+        )
+        .await
+        .status(),
+        StatusCode::CONFLICT
+    );
+    let lesson = json!({"title": "Adding customers", "kind": "operational-skills", "body_markdown": "## Steps\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))\n\n<img src=x onerror=alert(1)>"});
+    let put = app
+        .send_json(
+            Method::PUT,
+            &format!("/api/v1/courses/{id}/lessons/adding"),
+            &trainer,
+            &lesson,
+        )
+        .await;
+    assert_eq!(put.status(), StatusCode::OK);
+    let bad_kind = app
+        .send_json(
+            Method::PUT,
+            &format!("/api/v1/courses/{id}/lessons/xx"),
+            &trainer,
+            &json!({"title": "x", "kind": "lecture", "body_markdown": "x"}),
+        )
+        .await;
+    assert_eq!(problem_fields(&json(bad_kind).await), vec!["kind"]);
+    let published = json(
+        app.post_json(
+            &format!("/api/v1/courses/{id}/publish"),
+            &trainer,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(published["version"], 1);
+    let detail = json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await;
+    assert_eq!(detail["owner"], "organization");
+    let lesson_id = detail["lessons"][0]["id"].as_i64().unwrap();
+    let read = json(
+        app.get(&format!("/api/v1/lessons/{lesson_id}"), &learner)
+            .await,
+    )
+    .await;
+    let html = read["body_html"].as_str().unwrap().to_lowercase();
+    assert!(
+        !html.contains("<script") && !html.contains("javascript:") && !html.contains("onerror"),
+        "{html}"
+    );
+
+    // Editing after publishing goes to a new draft; learners keep seeing version 1 until published.
+    let edit = json!({"title": "Adding customers", "kind": "operational-skills", "body_markdown": "Version two."});
+    app.send_json(
+        Method::PUT,
+        &format!("/api/v1/courses/{id}/lessons/adding"),
+        &trainer,
+        &edit,
+    )
+    .await;
+    let still = json(
+        app.get(&format!("/api/v1/lessons/{lesson_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert!(!still["body_markdown"]
+        .as_str()
+        .unwrap()
+        .contains("Version two"));
+    let draft = json(
+        app.get(&format!("/api/v1/courses/{id}?version=draft"), &trainer)
+            .await,
+    )
+    .await;
+    assert!(draft["has_draft"].as_bool().unwrap());
+    assert_eq!(
+        json(
+            app.post_json(
+                &format!("/api/v1/courses/{id}/publish"),
+                &trainer,
+                &json!({})
+            )
+            .await
+        )
+        .await["version"],
+        2
+    );
+
+    // Another organization sees none of it.
+    let platform = app.token("platform").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/courses/{id}"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/lessons/{lesson_id}"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send_json(
+            Method::PUT,
+            &format!("/api/v1/courses/{id}/lessons/adding"),
+            &platform,
+            &edit
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/courses/{id}/questions.gift"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let list = json(app.get("/api/v1/courses?q=store", &platform).await).await;
+    assert_eq!(list["total"], 0);
+
+    // The platform's courses are read-only for an organization's trainer: copy to adapt.
+    let platform_course = course_id(&app, &trainer, "uo-101").await;
+    let denied = app
+        .send_json(
+            Method::PUT,
+            &format!("/api/v1/courses/{platform_course}/lessons/xx"),
+            &trainer,
+            &edit,
+        )
+        .await;
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert!(json(denied).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("copy the course"));
+    let copy = app
+        .post_json(
+            &format!("/api/v1/courses/{platform_course}/copy"),
+            &trainer,
+            &json!({"code": "our-rfm"}),
+        )
+        .await;
+    assert_eq!(copy.status(), StatusCode::CREATED);
+    let copy_id = json(copy).await["id"].as_i64().unwrap();
+    let copied = json(
+        app.get(&format!("/api/v1/courses/{copy_id}"), &trainer)
+            .await,
+    )
+    .await;
+    assert_eq!(copied["lessons"].as_array().unwrap().len(), 3);
+    assert_eq!(copied["question_count"], 2);
+}
+
+#[tokio::test]
+async fn question_banks_round_trip_as_gift_and_errors_name_lines() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let platform = app.token("platform").await;
+    let id = course_id(&app, &platform, "uo-101").await;
+    let gift = app
+        .get(&format!("/api/v1/courses/{id}/questions.gift"), &platform)
+        .await;
+    assert_eq!(gift.status(), StatusCode::OK);
+    let text = gift.text().await.unwrap();
+    assert!(
+        text.contains("[id:uo-101-q01]") && text.contains("=right#yes"),
+        "{text}"
+    );
+    let learner = app.token("learner").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/courses/{id}/questions.gift"), &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN,
+        "answers stay with trainers"
+    );
+
+    let put = |body: String| {
+        let app = &app;
+        let platform = platform.clone();
+        async move {
+            app.api
+                .put(app.url(&format!("/api/v1/courses/{id}/questions.gift")))
+                .bearer_auth(&platform)
+                .header("content-type", "text/plain")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let same = json(put(text.clone()).await).await;
+    assert_eq!(
+        (
+            same["created"].as_u64(),
+            same["revised"].as_u64(),
+            same["retired"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    let extended = format!(
+        "{text}// [tag:competency=uo-rfm] [tag:difficulty=hard]\nHow many R bands? {{#5}}\n"
+    );
+    let added = json(put(extended).await).await;
+    assert_eq!(added["created"], 1);
+    assert_eq!(added["total"], 3);
+    let broken = "// [id:a] [tag:competency=uo-rfm] [tag:difficulty=easy]\nQ {#x}\n\n// [id:b] [tag:competency=uo-churn] [tag:difficulty=easy]\nQ2 {T}\n\n// [id:c] [tag:competency=uo-rfm]\nQ3 {F}\n";
+    let response = put(broken.to_string()).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = json(response).await;
+    assert_eq!(problem_fields(&problem), vec!["line 2"]);
+    let response = put(broken.replace("{#x}", "{#1}")).await;
+    let fields = problem_fields(&json(response).await);
+    assert_eq!(
+        fields,
+        vec!["line 5", "line 8"],
+        "wrong competency, missing difficulty"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "questions WHERE is_current = true AND external_id = 'a'"
+        )
+        .await,
+        0,
+        "nothing half-written"
+    );
+}
+
+#[tokio::test]
+async fn an_import_does_not_overwrite_a_course_edited_in_the_pages_unless_forced() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let platform = app.token("platform").await;
+    let id = course_id(&app, &platform, "uo-102").await;
+    let edit = app
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/courses/{id}"),
+            &platform,
+            &json!({"title": "Churn Warning (edited)"}),
+        )
+        .await;
+    assert_eq!(edit.status(), StatusCode::OK);
+    write(
+        dir.path(),
+        "courses/uo-102/course.toml",
+        &std::fs::read_to_string(dir.path().join("courses/uo-102/course.toml"))
+            .unwrap()
+            .replace("Churn Warning", "Churn Warning v2"),
+    );
+    let summary = import_mini(&app, dir.path(), false).await.unwrap();
+    assert_eq!(summary.conflicts, vec!["uo-102".to_string()]);
+    let learner = app.token("learner").await;
+    assert_eq!(
+        json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await["title"],
+        "Churn Warning (edited)"
+    );
+    let forced = import_mini(&app, dir.path(), true).await.unwrap();
+    assert!(forced.conflicts.is_empty());
+    assert_eq!(
+        json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await["title"],
+        "Churn Warning v2"
+    );
+}
+
+/// A page's text for a signed-in client.
+async fn page(client: &reqwest::Client, url: String) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_learner_browses_enrols_reads_and_completes_in_the_pages() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let (client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let catalog = page(&client, app.url("/catalog?category=user-operation&level=3")).await;
+    assert!(
+        catalog.contains("Churn Warning") && !catalog.contains("RFM Basics"),
+        "filtered"
+    );
+    let token = app.token("learner").await;
+    let id = course_id(&app, &token, "uo-101").await;
+    let course = page(&client, app.url(&format!("/courses/{id}"))).await;
+    assert!(course.contains("Start this course"));
+    let csrf = crate::pages::csrf_of(&course);
+    let enrol = client
+        .post(app.url(&format!("/courses/{id}/enrol")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enrol.status(), StatusCode::SEE_OTHER);
+    let first = enrol.headers()["location"].to_str().unwrap().to_string();
+    assert!(first.starts_with("/lessons/"));
+    let lesson = page(&client, app.url(&first)).await;
+    assert!(lesson.contains("<h2>Part 1</h2>") && lesson.contains("Lesson 1 of 3"));
+    let done = client
+        .post(app.url(&format!("{first}/complete")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let learning = page(&client, app.url("/learning")).await;
+    assert!(learning.contains("1 of 3 lessons completed"), "{learning}");
+    assert!(learning.contains("aria-valuenow=\"33\""));
+    // In Chinese, titles switch too.
+    let zh = client
+        .get(app.url("/catalog"))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(zh.contains("RFM 入门") || zh.contains("RFM Basics"));
+}
+
+#[tokio::test]
+async fn a_trainer_builds_a_course_in_the_pages() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let (client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let home = page(&client, app.url("/trainer")).await;
+    let csrf = crate::pages::csrf_of(&home);
+    let created = client
+        .post(app.url("/trainer/courses"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("code", "guide-wecom"),
+            ("title", "WeCom for store guides"),
+            ("summary", "Adding and tagging customers."),
+            ("category", "user-operation"),
+            ("area", "user-operation"),
+            ("level", "2"),
+            ("competency", "uo-rfm"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let editor_url = created.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = editor_url.rsplit('/').next().unwrap().parse().unwrap();
+    // Preview renders without saving; the preview is sanitised.
+    let preview = client
+        .post(app.url(&format!("/trainer/courses/{id}/lesson")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("slug", "adding"),
+            ("title", "Adding customers"),
+            ("kind", "operational-skills"),
+            ("estimated_minutes", "12"),
+            ("body_markdown", "## Steps\n\n<script>alert(1)</script>"),
+            ("action", "preview"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    let html = preview.text().await.unwrap();
+    assert!(html.contains("<h2>Steps</h2>") && !html.contains("<script>alert(1)</script>"));
+    let saved = client
+        .post(app.url(&format!("/trainer/courses/{id}/lesson")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("slug", "adding"),
+            ("title", "Adding customers"),
+            ("kind", "operational-skills"),
+            ("estimated_minutes", "12"),
+            ("body_markdown", "## Steps\n\nAsk first."),
+            ("action", "save"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    // A bank with a broken line is refused with the line named.
+    let bad = client
+        .post(app.url(&format!("/trainer/courses/{id}/questions")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            (
+                "gift",
+                "// [tag:competency=uo-rfm] [tag:difficulty=easy]\nQ {#abc}\n",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("line 2"));
+    let good = client
+        .post(app.url(&format!("/trainer/courses/{id}/questions")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            (
+                "gift",
+                "// [tag:competency=uo-rfm] [tag:difficulty=easy]\nAsk before adding? {TRUE}\n",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), StatusCode::SEE_OTHER);
+    let publish = client
+        .post(app.url(&format!("/trainer/courses/{id}/publish")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(publish.status(), StatusCode::SEE_OTHER);
+    let editor = page(
+        &client,
+        app.url(&format!("/trainer/courses/{id}?notice=published")),
+    )
+    .await;
+    assert!(
+        editor.contains("Question bank (1 questions)") && editor.contains("guide-wecom-q01"),
+        "{editor}"
+    );
+    let learner = app.token("learner").await;
+    let course = json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await;
+    assert_eq!(course["lessons"][0]["title"], "Adding customers");
+    // Learners cannot open the authoring pages.
+    let (learner_client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    assert_eq!(
+        learner_client
+            .get(app.url("/trainer"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
