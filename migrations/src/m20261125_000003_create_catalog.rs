@@ -16,15 +16,24 @@ fn pk(name: &str) -> ColumnDef {
 }
 
 fn string(name: &str, len: u32) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).string_len(len).not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .string_len(len)
+        .not_null()
+        .to_owned()
 }
 
 fn opt_string(name: &str, len: u32) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).string_len(len).null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .string_len(len)
+        .null()
+        .to_owned()
 }
 
 fn text(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).text().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .text()
+        .not_null()
+        .to_owned()
 }
 
 fn opt_text(name: &str) -> ColumnDef {
@@ -32,34 +41,61 @@ fn opt_text(name: &str) -> ColumnDef {
 }
 
 fn int(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).integer().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .integer()
+        .not_null()
+        .to_owned()
 }
 
 fn big(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).big_integer().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .big_integer()
+        .not_null()
+        .to_owned()
 }
 
 fn opt_big(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).big_integer().null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .big_integer()
+        .null()
+        .to_owned()
 }
 
 fn time(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 fn opt_time(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 fn json(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).json().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .json()
+        .not_null()
+        .to_owned()
 }
 
 fn boolean(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).boolean().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .boolean()
+        .not_null()
+        .to_owned()
 }
 
-fn fk(from_table: &str, from: &str, to_table: &str, to: &str, cascade: bool) -> ForeignKeyCreateStatement {
+fn fk(
+    from_table: &str,
+    from: &str,
+    to_table: &str,
+    to: &str,
+    cascade: bool,
+) -> ForeignKeyCreateStatement {
     let mut f = ForeignKey::create()
         .from(Alias::new(from_table), Alias::new(from))
         .to(Alias::new(to_table), Alias::new(to))
@@ -70,8 +106,17 @@ fn fk(from_table: &str, from: &str, to_table: &str, to: &str, cascade: bool) -> 
     f
 }
 
-async fn index(manager: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str], unique: bool) -> Result<(), DbErr> {
-    let mut idx = Index::create().name(name).table(Alias::new(table)).to_owned();
+async fn index(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    cols: &[&str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut idx = Index::create()
+        .name(name)
+        .table(Alias::new(table))
+        .to_owned();
     for c in cols {
         idx.col(Alias::new(*c));
     }
@@ -103,7 +148,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Alias::new("job_categories"))
-                    .col(ColumnDef::new(Alias::new("id")).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Alias::new("id"))
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(string("name", 200))
                     .col(string("name_zh", 200))
                     .col(text("description"))
@@ -117,7 +167,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Alias::new("competencies"))
-                    .col(ColumnDef::new(Alias::new("id")).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Alias::new("id"))
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(string("category_id", 64))
                     .col(string("name", 200))
                     .col(string("name_zh", 200))
@@ -127,7 +182,13 @@ impl MigrationTrait for Migration {
                     .col(string("business_level", 32))
                     .col(json("levels"))
                     .col(int("position"))
-                    .foreign_key(&mut fk("competencies", "category_id", "job_categories", "id", false))
+                    .foreign_key(&mut fk(
+                        "competencies",
+                        "category_id",
+                        "job_categories",
+                        "id",
+                        false,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -155,11 +216,24 @@ impl MigrationTrait for Migration {
                     .col(time("created_at"))
                     .col(time("updated_at"))
                     .foreign_key(&mut fk("courses", "org_id", "organizations", "id", false))
-                    .foreign_key(&mut fk("courses", "category_id", "job_categories", "id", false))
+                    .foreign_key(&mut fk(
+                        "courses",
+                        "category_id",
+                        "job_categories",
+                        "id",
+                        false,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_courses_org_code", "courses", &["org_id", "code"], true).await?;
+        index(
+            manager,
+            "ux_courses_org_code",
+            "courses",
+            &["org_id", "code"],
+            true,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -167,9 +241,25 @@ impl MigrationTrait for Migration {
                     .col(big("course_id"))
                     .col(string("competency_id", 64))
                     .col(int("level"))
-                    .primary_key(Index::create().col(Alias::new("course_id")).col(Alias::new("competency_id")))
-                    .foreign_key(&mut fk("course_competencies", "course_id", "courses", "id", true))
-                    .foreign_key(&mut fk("course_competencies", "competency_id", "competencies", "id", false))
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("course_id"))
+                            .col(Alias::new("competency_id")),
+                    )
+                    .foreign_key(&mut fk(
+                        "course_competencies",
+                        "course_id",
+                        "courses",
+                        "id",
+                        true,
+                    ))
+                    .foreign_key(&mut fk(
+                        "course_competencies",
+                        "competency_id",
+                        "competencies",
+                        "id",
+                        false,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -185,11 +275,24 @@ impl MigrationTrait for Migration {
                     .col(opt_big("created_by"))
                     .col(time("created_at"))
                     .col(opt_time("published_at"))
-                    .foreign_key(&mut fk("course_versions", "course_id", "courses", "id", true))
+                    .foreign_key(&mut fk(
+                        "course_versions",
+                        "course_id",
+                        "courses",
+                        "id",
+                        true,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_course_versions_number", "course_versions", &["course_id", "number"], true).await?;
+        index(
+            manager,
+            "ux_course_versions_number",
+            "course_versions",
+            &["course_id", "number"],
+            true,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -203,11 +306,24 @@ impl MigrationTrait for Migration {
                     .col(string("kind", 32))
                     .col(int("estimated_minutes"))
                     .col(text("body_md"))
-                    .foreign_key(&mut fk("lessons", "course_version_id", "course_versions", "id", true))
+                    .foreign_key(&mut fk(
+                        "lessons",
+                        "course_version_id",
+                        "course_versions",
+                        "id",
+                        true,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, "ix_lessons_version", "lessons", &["course_version_id", "position"], false).await?;
+        index(
+            manager,
+            "ix_lessons_version",
+            "lessons",
+            &["course_version_id", "position"],
+            false,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -233,8 +349,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_questions_revision", "questions", &["course_id", "external_id", "revision"], true).await?;
-        index(manager, "ix_questions_current", "questions", &["competency_id", "difficulty", "is_current"], false).await?;
+        index(
+            manager,
+            "ux_questions_revision",
+            "questions",
+            &["course_id", "external_id", "revision"],
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "ix_questions_current",
+            "questions",
+            &["competency_id", "difficulty", "is_current"],
+            false,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -255,12 +385,31 @@ impl MigrationTrait for Migration {
                     .col(opt_string("source_hash", 64))
                     .col(time("created_at"))
                     .col(time("updated_at"))
-                    .foreign_key(&mut fk("certifications", "org_id", "organizations", "id", false))
-                    .foreign_key(&mut fk("certifications", "category_id", "job_categories", "id", false))
+                    .foreign_key(&mut fk(
+                        "certifications",
+                        "org_id",
+                        "organizations",
+                        "id",
+                        false,
+                    ))
+                    .foreign_key(&mut fk(
+                        "certifications",
+                        "category_id",
+                        "job_categories",
+                        "id",
+                        false,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_certifications_org_code", "certifications", &["org_id", "code"], true).await?;
+        index(
+            manager,
+            "ux_certifications_org_code",
+            "certifications",
+            &["org_id", "code"],
+            true,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -278,7 +427,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_enrolments_user_course", "enrolments", &["user_id", "course_id"], true).await?;
+        index(
+            manager,
+            "ux_enrolments_user_course",
+            "enrolments",
+            &["user_id", "course_id"],
+            true,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -293,8 +449,20 @@ impl MigrationTrait for Migration {
                             .col(Alias::new("course_id"))
                             .col(Alias::new("lesson_slug")),
                     )
-                    .foreign_key(&mut fk("lesson_completions", "user_id", "users", "id", true))
-                    .foreign_key(&mut fk("lesson_completions", "course_id", "courses", "id", true))
+                    .foreign_key(&mut fk(
+                        "lesson_completions",
+                        "user_id",
+                        "users",
+                        "id",
+                        true,
+                    ))
+                    .foreign_key(&mut fk(
+                        "lesson_completions",
+                        "course_id",
+                        "courses",
+                        "id",
+                        true,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -316,7 +484,12 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in TABLES.iter().rev() {
             manager
-                .drop_table(Table::drop().table(Alias::new(*table)).if_exists().to_owned())
+                .drop_table(
+                    Table::drop()
+                        .table(Alias::new(*table))
+                        .if_exists()
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())
