@@ -34,6 +34,23 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         Command::User { command } => user(command, settings).await,
         Command::Outbox { status, limit } => outbox(status, limit, settings).await,
         Command::ImportContent { dir, force } => import_content(dir, force, settings).await,
+        Command::CatalogIndex { dir } => {
+            let dir = dir
+                .or_else(|| settings.content_dir.clone())
+                .unwrap_or_else(|| std::path::PathBuf::from("./course-content"));
+            match crate::catalog::content::load(&dir) {
+                Ok(catalog) => {
+                    print!("{}", crate::catalog::content::index_markdown(&catalog));
+                    Ok(())
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    bail!("{} problem(s) in {}", errors.len(), dir.display())
+                }
+            }
+        }
     }
 }
 

@@ -44,6 +44,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the catalog listing (Markdown) for course-content/README.md.
+    CatalogIndex {
+        /// The content directory. Default: $TALENTCERT_CONTENT_DIR or ./course-content.
+        dir: Option<PathBuf>,
+    },
     /// List the email outbox (newest first).
     Outbox {
         /// Only messages in this status: queued, sending, sent or dead.

@@ -3,6 +3,7 @@
 
 mod auth;
 mod catalog;
+mod content_rules;
 mod cli;
 mod email;
 mod errors;
