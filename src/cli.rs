@@ -34,6 +34,9 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         Command::User { command } => user(command, settings).await,
         Command::Outbox { status, limit } => outbox(status, limit, settings).await,
         Command::ImportContent { dir, force } => import_content(dir, force, settings).await,
+        Command::ExportContent { dir, courses, org } => {
+            export_content(dir, courses, org, settings).await
+        }
         Command::CatalogIndex { dir } => {
             let dir = dir
                 .or_else(|| settings.content_dir.clone())
@@ -349,4 +352,42 @@ async fn import_content(
         }
         Err(other) => Err(anyhow!("{other}")),
     }
+}
+
+async fn export_content(
+    dir: Option<std::path::PathBuf>,
+    codes: Vec<String>,
+    org: String,
+    settings: Settings,
+) -> anyhow::Result<()> {
+    use crate::catalog::entities::course;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let dir = dir
+        .or_else(|| settings.content_dir.clone())
+        .unwrap_or_else(|| std::path::PathBuf::from("./course-content"));
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let Some(organization) = service::organization_by_slug(&conn, &org).await? else {
+        bail!("no organization has the slug {org:?}");
+    };
+    let mut query = course::Entity::find().filter(course::Column::OrgId.eq(organization.id));
+    query = if codes.is_empty() {
+        query.filter(course::Column::EditedAt.is_not_null())
+    } else {
+        query.filter(course::Column::Code.is_in(codes.clone()))
+    };
+    let found = query.order_by_asc(course::Column::Code).all(&conn).await?;
+    for code in &codes {
+        if !found.iter().any(|c| &c.code == code) {
+            bail!("{org} has no course {code:?}");
+        }
+    }
+    if found.is_empty() {
+        println!("no course was edited since its last import; nothing to export");
+    }
+    for c in &found {
+        let folder = crate::catalog::export::export_course(&conn, c, &dir).await?;
+        println!("wrote {}", folder.display());
+    }
+    Ok(())
 }

@@ -44,6 +44,17 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write courses back to the file layout (page edits become reviewable files).
+    ExportContent {
+        /// The content directory to write into. Default: $TALENTCERT_CONTENT_DIR or ./course-content.
+        dir: Option<PathBuf>,
+        /// Only this course code (repeatable). Default: every course edited since its last import.
+        #[arg(long = "course")]
+        courses: Vec<String>,
+        /// The organization whose courses to export. Default: platform.
+        #[arg(long, default_value = "platform")]
+        org: String,
+    },
     /// Print the catalog listing (Markdown) for course-content/README.md.
     CatalogIndex {
         /// The content directory. Default: $TALENTCERT_CONTENT_DIR or ./course-content.

@@ -360,124 +360,14 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
         if !dir.is_dir() {
             continue;
         }
-        let dir_rel = loader.rel(&dir);
-        let course_path = dir.join("course.toml");
-        let course_file = loader.rel(&course_path);
-        let Some(course_text) = loader.read(&course_path) else {
-            continue;
-        };
-        let Some(spec) = loader.toml::<CourseSpec>(&course_file, &course_text, 0) else {
-            continue;
-        };
-        let mut hash_parts: Vec<Vec<u8>> = vec![
-            course_file.clone().into_bytes(),
-            course_text.clone().into_bytes(),
-        ];
-        raw_texts.insert(course_file.clone(), course_text);
-        let mut lessons = Vec::new();
-        for path in loader.sorted_entries(&dir.join("lessons")) {
-            if path.extension().is_none_or(|e| e != "md") {
-                continue;
-            }
-            let file = loader.rel(&path);
-            let Some(text) = loader.read(&path) else {
-                continue;
-            };
-            hash_parts.push(file.clone().into_bytes());
-            hash_parts.push(text.clone().into_bytes());
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let Some((number, slug)) = name
-                .split_once('-')
-                .and_then(|(n, s)| n.parse::<i32>().ok().map(|n| (n, s.to_string())))
-            else {
-                loader.err(
-                    &file,
-                    None,
-                    "a lesson file is named NN-slug.md (e.g. 01-scoring-rfm.md)",
-                );
-                continue;
-            };
-            let text = text
-                .strip_prefix('\u{feff}')
-                .unwrap_or(&text)
-                .replace("\r\n", "\n");
-            let Some(rest) = text.strip_prefix("+++\n") else {
-                loader.err(
-                    &file,
-                    Some(1),
-                    "a lesson starts with front matter between +++ lines",
-                );
-                continue;
-            };
-            let Some(end) = rest.find("\n+++") else {
-                loader.err(
-                    &file,
-                    Some(1),
-                    "the front matter is not closed with a +++ line",
-                );
-                continue;
-            };
-            let front_text = &rest[..end];
-            let body = rest[end + 4..].trim_start_matches('\n').to_string();
-            let Some(front) = loader.toml::<LessonFront>(&file, front_text, 1) else {
-                continue;
-            };
-            if !LESSON_KINDS.contains(&front.kind.as_str()) {
-                let line = line_of(&text, "kind");
-                loader.err(
-                    &file,
-                    line,
-                    format!(
-                        "kind {:?} is not one of {}",
-                        front.kind,
-                        LESSON_KINDS.join(", ")
-                    ),
-                );
-            }
-            if body.trim().is_empty() {
-                loader.err(&file, None, "the lesson has no body");
-            }
-            lessons.push(LessonSpec {
-                slug,
-                position: number,
-                front,
-                body,
-            });
+        if let Some(course) = load_course(&mut loader, &dir) {
+            all_hashes.push(course.hash.clone());
+            raw_texts.insert(
+                format!("{}/course.toml", course.dir),
+                course.course_text.clone(),
+            );
+            catalog.courses.push(course.content);
         }
-        let gift_path = dir.join("questions.gift");
-        let mut questions = Vec::new();
-        if gift_path.exists() {
-            let gift_file = loader.rel(&gift_path);
-            if let Some(text) = loader.read(&gift_path) {
-                hash_parts.push(gift_file.clone().into_bytes());
-                hash_parts.push(text.clone().into_bytes());
-                match gift::parse(&text) {
-                    Ok(qs) => questions = qs,
-                    Err(errors) => {
-                        for e in errors {
-                            loader.err(
-                                &gift_file,
-                                Some(e.line),
-                                format!("column {}: {}", e.column, e.message),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        let refs: Vec<&[u8]> = hash_parts.iter().map(Vec::as_slice).collect();
-        let hash = sha256_hex(&refs);
-        all_hashes.push(hash.clone());
-        catalog.courses.push(CourseContent {
-            spec,
-            lessons,
-            questions,
-            hash,
-            dir: dir_rel,
-        });
     }
 
     // Certifications.
@@ -507,6 +397,145 @@ pub fn load(root: &Path) -> Result<Catalog, Vec<ContentError>> {
     let refs: Vec<&[u8]> = all_hashes.iter().map(|h| h.as_bytes()).collect();
     catalog.hash = sha256_hex(&refs);
     Ok(catalog)
+}
+
+struct LoadedCourse {
+    content: CourseContent,
+    hash: String,
+    dir: String,
+    course_text: String,
+}
+
+fn load_course(loader: &mut Loader, dir: &Path) -> Option<LoadedCourse> {
+    let dir_rel = loader.rel(dir);
+    let course_path = dir.join("course.toml");
+    let course_file = loader.rel(&course_path);
+    let course_text = loader.read(&course_path)?;
+    let spec = loader.toml::<CourseSpec>(&course_file, &course_text, 0)?;
+    let mut hash_parts: Vec<Vec<u8>> = vec![
+        course_file.clone().into_bytes(),
+        course_text.clone().into_bytes(),
+    ];
+    let mut lessons = Vec::new();
+    for path in loader.sorted_entries(&dir.join("lessons")) {
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let file = loader.rel(&path);
+        let Some(text) = loader.read(&path) else {
+            continue;
+        };
+        hash_parts.push(file.clone().into_bytes());
+        hash_parts.push(text.clone().into_bytes());
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Some((number, slug)) = name
+            .split_once('-')
+            .and_then(|(n, s)| n.parse::<i32>().ok().map(|n| (n, s.to_string())))
+        else {
+            loader.err(
+                &file,
+                None,
+                "a lesson file is named NN-slug.md (e.g. 01-scoring-rfm.md)",
+            );
+            continue;
+        };
+        let text = text
+            .strip_prefix('\u{feff}')
+            .unwrap_or(&text)
+            .replace("\r\n", "\n");
+        let Some(rest) = text.strip_prefix("+++\n") else {
+            loader.err(
+                &file,
+                Some(1),
+                "a lesson starts with front matter between +++ lines",
+            );
+            continue;
+        };
+        let Some(end) = rest.find("\n+++") else {
+            loader.err(
+                &file,
+                Some(1),
+                "the front matter is not closed with a +++ line",
+            );
+            continue;
+        };
+        let front_text = &rest[..end];
+        let body = rest[end + 4..].trim_start_matches('\n').to_string();
+        let Some(front) = loader.toml::<LessonFront>(&file, front_text, 1) else {
+            continue;
+        };
+        if !LESSON_KINDS.contains(&front.kind.as_str()) {
+            let line = line_of(&text, "kind");
+            loader.err(
+                &file,
+                line,
+                format!(
+                    "kind {:?} is not one of {}",
+                    front.kind,
+                    LESSON_KINDS.join(", ")
+                ),
+            );
+        }
+        if body.trim().is_empty() {
+            loader.err(&file, None, "the lesson has no body");
+        }
+        lessons.push(LessonSpec {
+            slug,
+            position: number,
+            front,
+            body,
+        });
+    }
+    let gift_path = dir.join("questions.gift");
+    let mut questions = Vec::new();
+    if gift_path.exists() {
+        let gift_file = loader.rel(&gift_path);
+        if let Some(text) = loader.read(&gift_path) {
+            hash_parts.push(gift_file.clone().into_bytes());
+            hash_parts.push(text.clone().into_bytes());
+            match gift::parse(&text) {
+                Ok(qs) => questions = qs,
+                Err(errors) => {
+                    for e in errors {
+                        loader.err(
+                            &gift_file,
+                            Some(e.line),
+                            format!("column {}: {}", e.column, e.message),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let refs: Vec<&[u8]> = hash_parts.iter().map(Vec::as_slice).collect();
+    let hash = sha256_hex(&refs);
+    Some(LoadedCourse {
+        content: CourseContent {
+            spec,
+            lessons,
+            questions,
+            hash: hash.clone(),
+            dir: dir_rel.clone(),
+        },
+        hash,
+        dir: dir_rel,
+        course_text,
+    })
+}
+
+/// Loads one course folder of a content directory (no cross-file checks).
+pub fn load_course_dir(root: &Path, dir: &Path) -> Result<CourseContent, Vec<ContentError>> {
+    let mut loader = Loader {
+        root: root.to_path_buf(),
+        errors: Vec::new(),
+    };
+    match load_course(&mut loader, dir) {
+        Some(course) if loader.errors.is_empty() => Ok(course.content),
+        _ => Err(loader.errors),
+    }
 }
 
 /// Cross-file rules: ids exist and are unique, levels are in range, tags are known.
@@ -913,7 +942,8 @@ mod tests {
 }
 
 /// Markers around the generated listing in `course-content/README.md`.
-pub const INDEX_BEGIN: &str = "<!-- catalog index: generated by `talentcert catalog-index`; do not edit by hand -->";
+pub const INDEX_BEGIN: &str =
+    "<!-- catalog index: generated by `talentcert catalog-index`; do not edit by hand -->";
 /// End marker of the listing.
 pub const INDEX_END: &str = "<!-- end of catalog index -->";
 
@@ -932,14 +962,24 @@ pub fn index_markdown(catalog: &Catalog) -> String {
     ));
     out.push_str("\n### Competency models\n");
     for m in &catalog.models {
-        out.push_str(&format!("\n**{}** ({}), `{}`\n\n", m.spec.name, m.spec.name_zh, m.spec.id));
+        out.push_str(&format!(
+            "\n**{}** ({}), `{}`\n\n",
+            m.spec.name, m.spec.name_zh, m.spec.id
+        ));
         for k in &m.spec.competencies {
-            out.push_str(&format!("- `{}` {} ({}): {}, {}\n", k.id, k.name, k.name_zh, k.value_demand, k.business_level));
+            out.push_str(&format!(
+                "- `{}` {} ({}): {}, {}\n",
+                k.id, k.name, k.name_zh, k.value_demand, k.business_level
+            ));
         }
     }
     out.push_str("\n### Courses\n");
     for area in AREAS {
-        let courses: Vec<&CourseContent> = catalog.courses.iter().filter(|c| c.spec.area == area).collect();
+        let courses: Vec<&CourseContent> = catalog
+            .courses
+            .iter()
+            .filter(|c| c.spec.area == area)
+            .collect();
         if courses.is_empty() {
             continue;
         }
@@ -967,8 +1007,15 @@ pub fn index_markdown(catalog: &Catalog) -> String {
     for cert in &catalog.certifications {
         let s = &cert.spec;
         let drawn: u32 = s.blueprint.iter().map(|b| b.easy + b.medium + b.hard).sum();
-        let required = if s.required_courses.is_empty() { "none (open entry)".to_string() } else { s.required_courses.join(", ") };
-        out.push_str(&format!("| {} | {} | {} | {} ({}) | {} | {} |\n", s.code, s.category, s.level, s.title, s.title_zh, required, drawn));
+        let required = if s.required_courses.is_empty() {
+            "none (open entry)".to_string()
+        } else {
+            s.required_courses.join(", ")
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} ({}) | {} | {} |\n",
+            s.code, s.category, s.level, s.title, s.title_zh, required, drawn
+        ));
     }
     out.push('\n');
     out.push_str(INDEX_END);

@@ -3,6 +3,7 @@
 pub mod bank;
 pub mod content;
 pub mod entities;
+pub mod export;
 pub mod handlers;
 pub mod import;
 pub mod markdown;

@@ -852,3 +852,66 @@ async fn a_trainer_builds_a_course_in_the_pages() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn page_edits_export_back_to_files_and_import_cleanly() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let platform = app.token("platform").await;
+    let id = course_id(&app, &platform, "uo-101").await;
+    let edit = json!({"title": "Scoring R", "kind": "data-and-tools", "body_markdown": "## Scoring\\n\\nEdited in the page."});
+    assert_eq!(
+        app.send_json(
+            Method::PUT,
+            &format!("/api/v1/courses/{id}/lessons/part-2"),
+            &platform,
+            &edit
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        json(
+            app.post_json(
+                &format!("/api/v1/courses/{id}/publish"),
+                &platform,
+                &json!({})
+            )
+            .await
+        )
+        .await["version"],
+        2
+    );
+
+    let db = app.db.connect().await;
+    let course = talentcert::catalog::service::editable_course(
+        &db,
+        &talentcert::catalog::service::Viewer {
+            user_id: 0,
+            org_id: 1,
+            platform_org_id: 1,
+            is_trainer: true,
+        },
+        id,
+    )
+    .await
+    .unwrap();
+    talentcert::catalog::export::export_course(&db, &course, dir.path())
+        .await
+        .unwrap();
+    let lesson =
+        std::fs::read_to_string(dir.path().join("courses/uo-101/lessons/02-part-2.md")).unwrap();
+    assert!(
+        lesson.contains("Edited in the page.") && lesson.contains("kind = \"data-and-tools\""),
+        "{lesson}"
+    );
+    let gift = std::fs::read_to_string(dir.path().join("courses/uo-101/questions.gift")).unwrap();
+    assert!(gift.contains("[id:uo-101-q01]"));
+    // The exported files load, and importing them is no conflict and no change.
+    let summary = import_mini(&app, dir.path(), false).await.unwrap();
+    assert!(summary.conflicts.is_empty(), "{summary:?}");
+    assert_eq!(summary.courses_updated, 0, "{summary:?}");
+}

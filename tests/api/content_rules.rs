@@ -3,7 +3,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use talentcert::assessment::gift::QuestionKind;
-use talentcert::catalog::content::{self, Catalog, BUSINESS_LEVELS, CATEGORIES, LESSON_KINDS, VALUE_DEMANDS};
+use talentcert::catalog::content::{
+    self, Catalog, BUSINESS_LEVELS, CATEGORIES, LESSON_KINDS, VALUE_DEMANDS,
+};
 
 fn catalog() -> Catalog {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("course-content");
@@ -14,7 +16,9 @@ fn catalog() -> Catalog {
 }
 
 fn words(text: &str) -> usize {
-    text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count()
+    text.split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count()
 }
 
 fn has_cjk(text: &str) -> bool {
@@ -78,7 +82,12 @@ fn competency_models_cover_the_program() {
             levels.insert(k.business_level.clone());
             assert!(has_cjk(&k.name_zh), "{}: name_zh", k.id);
             for l in &k.levels {
-                assert!(l.indicators.len() >= 2, "{} level {}: at least two indicators", k.id, l.level);
+                assert!(
+                    l.indicators.len() >= 2,
+                    "{} level {}: at least two indicators",
+                    k.id,
+                    l.level
+                );
             }
         }
     }
@@ -89,8 +98,16 @@ fn competency_models_cover_the_program() {
 #[test]
 fn courses_meet_the_counts_and_shapes() {
     let c = catalog();
-    let published: Vec<_> = c.courses.iter().filter(|x| x.spec.status == "published").collect();
-    assert!(published.len() >= 70, "{} published courses", published.len());
+    let published: Vec<_> = c
+        .courses
+        .iter()
+        .filter(|x| x.spec.status == "published")
+        .collect();
+    assert!(
+        published.len() >= 70,
+        "{} published courses",
+        published.len()
+    );
     let mut per_category: BTreeMap<&str, usize> = BTreeMap::new();
     let mut per_area: BTreeMap<&str, usize> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -104,7 +121,11 @@ fn courses_meet_the_counts_and_shapes() {
         if !(3..=6).contains(&course.lessons.len()) {
             problems.push(format!("{}: {} lessons", s.code, course.lessons.len()));
         }
-        let kinds: BTreeSet<&str> = course.lessons.iter().map(|l| l.front.kind.as_str()).collect();
+        let kinds: BTreeSet<&str> = course
+            .lessons
+            .iter()
+            .map(|l| l.front.kind.as_str())
+            .collect();
         if kinds.len() != LESSON_KINDS.len() {
             problems.push(format!("{}: lesson kinds {kinds:?}", s.code));
         }
@@ -159,7 +180,14 @@ fn every_competency_is_developed_and_examinable() {
         }
     }
     assert!(total >= 900, "{total} questions");
-    for t in ["single_choice", "multiple_choice", "true_false", "short_answer", "numerical", "matching"] {
+    for t in [
+        "single_choice",
+        "multiple_choice",
+        "true_false",
+        "short_answer",
+        "numerical",
+        "matching",
+    ] {
         assert!(types.contains(t), "no {t} question");
     }
     let mut problems = Vec::new();
@@ -188,14 +216,20 @@ fn certifications_exist_per_category_and_their_banks_fill_them_several_times() {
                 continue;
             }
             if let (Some(comp), Some(diff)) = (q.tag("competency"), q.tag("difficulty")) {
-                *available.entry((comp.to_string(), diff.to_string())).or_default() += 1;
+                *available
+                    .entry((comp.to_string(), diff.to_string()))
+                    .or_default() += 1;
             }
         }
     }
     let mut problems = Vec::new();
     for category in CATEGORIES {
         for level in [2, 3] {
-            if !c.certifications.iter().any(|x| x.spec.category == category && x.spec.level == level) {
+            if !c
+                .certifications
+                .iter()
+                .any(|x| x.spec.category == category && x.spec.level == level)
+            {
                 problems.push(format!("{category}: no level-{level} certification"));
             }
         }
@@ -206,9 +240,15 @@ fn certifications_exist_per_category_and_their_banks_fill_them_several_times() {
         for b in &s.blueprint {
             for (diff, n) in [("easy", b.easy), ("medium", b.medium), ("hard", b.hard)] {
                 drawn += n;
-                let have = available.get(&(b.competency.clone(), diff.to_string())).copied().unwrap_or(0);
+                let have = available
+                    .get(&(b.competency.clone(), diff.to_string()))
+                    .copied()
+                    .unwrap_or(0);
                 if n > 0 && have < 2 * n as usize {
-                    problems.push(format!("{}: {} {diff} draws {n} of {have}", s.code, b.competency));
+                    problems.push(format!(
+                        "{}: {} {diff} draws {n} of {have}",
+                        s.code, b.competency
+                    ));
                 }
             }
         }
@@ -216,7 +256,12 @@ fn certifications_exist_per_category_and_their_banks_fill_them_several_times() {
             problems.push(format!("{}: draws {drawn} questions", s.code));
         }
     }
-    assert!(c.certifications.iter().any(|x| x.spec.required_courses.is_empty()), "one certification is open to a new learner at once");
+    assert!(
+        c.certifications
+            .iter()
+            .any(|x| x.spec.required_courses.is_empty()),
+        "one certification is open to a new learner at once"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -226,21 +271,37 @@ fn no_lesson_or_question_is_a_near_copy_of_another() {
     let lessons: Vec<(String, Vec<u64>)> = c
         .courses
         .iter()
-        .flat_map(|course| course.lessons.iter().map(move |l| (format!("{}/{}", course.spec.code, l.slug), shingles(&l.body, 5))))
+        .flat_map(|course| {
+            course.lessons.iter().map(move |l| {
+                (
+                    format!("{}/{}", course.spec.code, l.slug),
+                    shingles(&l.body, 5),
+                )
+            })
+        })
         .collect();
     let mut problems = Vec::new();
     for (i, (a, sa)) in lessons.iter().enumerate() {
         for (b, sb) in &lessons[i + 1..] {
             let sim = jaccard(sa, sb);
             if sim > 0.3 {
-                problems.push(format!("lessons {a} and {b}: {sim:.2} of 5-word shingles shared"));
+                problems.push(format!(
+                    "lessons {a} and {b}: {sim:.2} of 5-word shingles shared"
+                ));
             }
         }
     }
     let questions: Vec<(String, Vec<u64>)> = c
         .courses
         .iter()
-        .flat_map(|course| course.questions.iter().map(|q| (q.id.clone().unwrap_or_default(), shingles(&format!("{} {:?}", q.text, q.kind), 3))))
+        .flat_map(|course| {
+            course.questions.iter().map(|q| {
+                (
+                    q.id.clone().unwrap_or_default(),
+                    shingles(&format!("{} {:?}", q.text, q.kind), 3),
+                )
+            })
+        })
         .collect();
     for (i, (a, sa)) in questions.iter().enumerate() {
         for (b, sb) in &questions[i + 1..] {
@@ -255,7 +316,10 @@ fn no_lesson_or_question_is_a_near_copy_of_another() {
 
 #[test]
 fn the_content_readme_lists_the_catalog_as_it_is() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("course-content/README.md")).unwrap();
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("course-content/README.md"),
+    )
+    .unwrap();
     let index = content::index_markdown(&catalog());
     assert!(
         readme.contains(&index),

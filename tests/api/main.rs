@@ -3,8 +3,8 @@
 
 mod auth;
 mod catalog;
-mod content_rules;
 mod cli;
+mod content_rules;
 mod email;
 mod errors;
 mod helpers;
