@@ -377,6 +377,8 @@ struct EditorPage {
 /// What the editor shows besides the course.
 struct EditorState {
     status: StatusCode,
+    /// The catalog key of the heading above `errors`.
+    error_key: &'static str,
     notice: Option<String>,
     errors: Vec<String>,
     gift_text: Option<String>,
@@ -391,6 +393,7 @@ async fn editor(
 ) -> AppResult<HttpResponse> {
     let EditorState {
         status,
+        error_key,
         notice,
         errors,
         gift_text,
@@ -402,8 +405,7 @@ async fn editor(
         Some(text) => text,
         None => bank::export_gift(&state.db, &v, id).await?,
     };
-    let error =
-        (!errors.is_empty()).then(|| crate::i18n::t(request_lang(req), "trainer.gift_errors", &[]));
+    let error = (!errors.is_empty()).then(|| crate::i18n::t(request_lang(req), error_key, &[]));
     render(
         state,
         req,
@@ -448,6 +450,7 @@ pub async fn editor_page(
         path.into_inner(),
         EditorState {
             status: StatusCode::OK,
+            error_key: "trainer.gift_errors",
             notice,
             errors: Vec::new(),
             gift_text: None,
@@ -477,6 +480,7 @@ pub async fn editor_publish(
                 id,
                 EditorState {
                     status: StatusCode::CONFLICT,
+                    error_key: "trainer.publish_failed",
                     notice: None,
                     errors: vec![text],
                     gift_text: None,
@@ -519,6 +523,7 @@ pub async fn editor_gift(
                 id,
                 EditorState {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
+                    error_key: "trainer.gift_errors",
                     notice: None,
                     errors,
                     gift_text: Some(form.0.gift),
@@ -679,6 +684,73 @@ pub async fn lesson_save(
     Ok(redirect(format!("/trainer/courses/{id}?notice=saved")))
 }
 
+#[derive(Deserialize)]
+struct CourseMetaForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    title_zh: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    summary_zh: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    estimated_minutes: String,
+}
+
+/// Saves the course's description from the editor.
+#[post("/trainer/courses/{id}/details")]
+pub async fn editor_details(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<CourseMetaForm>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let f = form.0;
+    let lang = request_lang(&req);
+    let level: i32 = f.level.parse().unwrap_or(0);
+    let problem = if f.title.trim().is_empty() || f.summary.trim().is_empty() {
+        Some(crate::i18n::t(lang, "trainer.error.required", &[]))
+    } else if !(1..=5).contains(&level) {
+        Some(crate::i18n::t(
+            lang,
+            "validation.range",
+            &[("min", "1".into()), ("max", "5".into())],
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let shown = EditorState {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error_key: "trainer.details_failed",
+            notice: None,
+            errors: vec![problem],
+            gift_text: None,
+        };
+        return editor(&state, &req, &trainer.user, id, shown).await;
+    }
+    let changes = service::CourseChanges {
+        title: Some(f.title),
+        title_zh: Some(f.title_zh),
+        summary: Some(f.summary),
+        summary_zh: Some(f.summary_zh),
+        level: Some(level),
+        estimated_minutes: f
+            .estimated_minutes
+            .parse::<i32>()
+            .ok()
+            .map(|m| m.clamp(1, 10_000)),
+        develops: None,
+    };
+    service::update_course(&state.db, &viewer(&state, &trainer), id, changes).await?;
+    Ok(redirect(format!("/trainer/courses/{id}?notice=saved")))
+}
+
 /// Registers the pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(catalog_page)
@@ -691,6 +763,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(trainer_create)
         .service(editor_page)
         .service(editor_publish)
+        .service(editor_details)
         .service(editor_gift)
         .service(lesson_editor)
         .service(lesson_save);

@@ -821,6 +821,40 @@ async fn a_trainer_builds_a_course_in_the_pages() {
         .await
         .unwrap();
     assert_eq!(good.status(), StatusCode::SEE_OTHER);
+    let details = client
+        .post(app.url(&format!("/trainer/courses/{id}/details")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("title", "WeCom for store guides, 2nd ed."),
+            ("title_zh", "导购企业微信"),
+            ("summary", "Adding and tagging."),
+            ("summary_zh", ""),
+            ("level", "9"),
+            ("estimated_minutes", "40"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        details.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "level 9 is refused"
+    );
+    let details = client
+        .post(app.url(&format!("/trainer/courses/{id}/details")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("title", "WeCom for store guides, 2nd ed."),
+            ("title_zh", "导购企业微信"),
+            ("summary", "Adding and tagging."),
+            ("summary_zh", ""),
+            ("level", "3"),
+            ("estimated_minutes", "40"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(details.status(), StatusCode::SEE_OTHER);
     let publish = client
         .post(app.url(&format!("/trainer/courses/{id}/publish")))
         .form(&[("csrf_token", csrf.as_str())])
@@ -840,6 +874,8 @@ async fn a_trainer_builds_a_course_in_the_pages() {
     let learner = app.token("learner").await;
     let course = json(app.get(&format!("/api/v1/courses/{id}"), &learner).await).await;
     assert_eq!(course["lessons"][0]["title"], "Adding customers");
+    assert_eq!(course["title"], "WeCom for store guides, 2nd ed.");
+    assert_eq!(course["level"], 3);
     // Learners cannot open the authoring pages.
     let (learner_client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
     assert_eq!(
