@@ -599,7 +599,11 @@ fn parse_answers(
         .map(|c| c.weight)
         .sum();
     let positives = choices.iter().filter(|c| c.weight > 0.0).count();
-    if positives <= 1 {
+    // An answer written with `=` makes a single-answer question (radio buttons); other answers
+    // may still carry partial credit. Without `=`, several positive weights make a
+    // multiple-answer question (checkboxes).
+    let marked_right = parts.iter().any(|(m, _, _)| *m == '=');
+    if marked_right || positives <= 1 {
         if full != 1 {
             return Err(b.error(
                 first,

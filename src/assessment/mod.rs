@@ -1,1 +1,2 @@
 pub mod gift;
+pub mod grading;
