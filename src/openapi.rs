@@ -3,7 +3,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, catalog, error, health, notify, pagination};
+use crate::{assessment, audit, auth, catalog, error, health, notify, pagination};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -53,6 +53,13 @@ use crate::{audit, auth, catalog, error, health, notify, pagination};
         catalog::handlers::complete_lesson,
         catalog::handlers::get_gift,
         catalog::handlers::put_gift,
+        assessment::handlers::list_certifications,
+        assessment::handlers::start_attempt,
+        assessment::handlers::get_attempt,
+        assessment::handlers::save_answer,
+        assessment::handlers::submit_attempt,
+        assessment::handlers::get_result,
+        assessment::handlers::review_attempt,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),
@@ -63,6 +70,7 @@ use crate::{audit, auth, catalog, error, health, notify, pagination};
         (name = "catalog", description = "Job categories, competency models and courses"),
         (name = "learning", description = "Enrolment, lessons and progress"),
         (name = "authoring", description = "Courses, lessons and question banks (trainers)"),
+        (name = "exams", description = "Certifications, timed attempts, answers and results"),
         (name = "health", description = "Probes")
     )
 )]

@@ -19,7 +19,7 @@ use crate::error::{AppError, Msg};
 use crate::notify::worker::OutboxWorker;
 use crate::notify::Mailer;
 use crate::templates::Templates;
-use crate::{audit, auth, catalog, db, health, notify, openapi, web as pages};
+use crate::{assessment, audit, auth, catalog, db, health, notify, openapi, web as pages};
 use tokio::sync::Notify;
 
 /// What every handler can reach.
@@ -86,6 +86,7 @@ impl Application {
         let mail_wake = Arc::new(Notify::new());
         let worker = OutboxWorker::new(db.clone(), &settings, mail_wake.clone())?;
         tokio::spawn(worker.run());
+        tokio::spawn(assessment::exam::run_sweeper(db.clone(), mailer.clone()));
         let state = web::Data::new(AppState {
             db,
             settings,
@@ -154,6 +155,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     audit::routes(cfg);
     notify::routes(cfg);
     catalog::routes(cfg);
+    assessment::routes(cfg);
     pages::pages::routes(cfg);
     pages::account_pages::routes(cfg);
 }

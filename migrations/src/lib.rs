@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_accounts;
 mod m20261125_000002_create_outbox_and_tokens;
 mod m20261125_000003_create_catalog;
+mod m20261125_000004_create_exams;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_accounts::Migration),
             Box::new(m20261125_000002_create_outbox_and_tokens::Migration),
             Box::new(m20261125_000003_create_catalog::Migration),
+            Box::new(m20261125_000004_create_exams::Migration),
         ]
     }
 }

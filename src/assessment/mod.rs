@@ -1,2 +1,16 @@
+pub mod entities;
+pub mod exam;
 pub mod gift;
 pub mod grading;
+pub mod handlers;
+
+/// Registers the exam routes.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(handlers::list_certifications)
+        .service(handlers::start_attempt)
+        .service(handlers::get_attempt)
+        .service(handlers::save_answer)
+        .service(handlers::submit_attempt)
+        .service(handlers::get_result)
+        .service(handlers::review_attempt);
+}

@@ -10,7 +10,7 @@ use crate::helpers::{
     json, problem_fields, spawn_app, spawn_app_with, AppOptions, TestApp, TestDb,
 };
 
-fn write(dir: &Path, path: &str, text: &str) {
+pub fn write(dir: &Path, path: &str, text: &str) {
     let full = dir.join(path);
     std::fs::create_dir_all(full.parent().unwrap()).unwrap();
     std::fs::write(full, text).unwrap();
@@ -19,7 +19,7 @@ fn write(dir: &Path, path: &str, text: &str) {
 const LEVELS: &str = "levels = [{level = 1, indicators = [\"a\"]}, {level = 2, indicators = [\"b\"]}, {level = 3, indicators = [\"c\"]}, {level = 4, indicators = [\"d\"]}, {level = 5, indicators = [\"e\"]}]";
 
 /// A small, valid catalog: one model, two courses, one certification.
-fn mini_catalog(dir: &Path) {
+pub fn mini_catalog(dir: &Path) {
     write(dir, "competency-models/user-operation.toml", &format!(
         "id = \"user-operation\"\nname = \"User Operation\"\nname_zh = \"用户运营\"\ndescription = \"d\"\ndescription_zh = \"d\"\n\n\
          [[competencies]]\nid = \"uo-rfm\"\nname = \"RFM\"\nname_zh = \"RFM 分层\"\ndescription = \"d\"\ndescription_zh = \"d\"\nvalue_demand = \"user-relationship\"\nbusiness_level = \"operation\"\n{LEVELS}\n\n\
@@ -46,7 +46,7 @@ fn mini_catalog(dir: &Path) {
         "code = \"uo-associate\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"UO Associate\"\ntitle_zh = \"用户运营初级\"\nvalidity_months = 24\nrequired_courses = [\"uo-101\"]\npass_percent = 70\nexcellent_percent = 90\nmax_attempts = 3\ncooldown_hours = 24\ntime_limit_minutes = 45\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"after-submit\"\n\n[[blueprint]]\ncompetency = \"uo-rfm\"\neasy = 1\n");
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
+pub async fn count(app: &TestApp, table: &str) -> i64 {
     let db = app.db.connect().await;
     let row = db
         .query_one(Statement::from_string(
@@ -59,7 +59,7 @@ async fn count(app: &TestApp, table: &str) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
-async fn import_mini(
+pub async fn import_mini(
     app: &TestApp,
     dir: &Path,
     force: bool,

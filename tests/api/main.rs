@@ -7,6 +7,7 @@ mod cli;
 mod content_rules;
 mod email;
 mod errors;
+mod exams;
 mod helpers;
 mod openapi;
 mod organizations;

@@ -1,0 +1,1157 @@
+//! Certification exams: eligibility, drawing, timed attempts, answers, grading and results.
+//!
+//! The answer key never leaves the server while an attempt is open: learners get
+//! [`grading::present`] views only; keys appear in the trainers' review.
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::entities::{accommodation, attempt, attempt_question, evidence};
+use super::gift::QuestionKind;
+use super::grading::{self, Presentation};
+use crate::catalog::content::{BlueprintSection, EvidenceBand};
+use crate::catalog::entities::{certification, course, enrolment, question};
+use crate::catalog::service::Viewer;
+use crate::error::{AppError, AppResult, Msg};
+use crate::notify::{EmailContent, Mailer, Recipient};
+
+/// Answers saved this long after the deadline still count (network latency), never more.
+pub const SAVE_GRACE_SECONDS: i64 = 5;
+
+/// The rules of a certification's exam.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExamRules {
+    pub validity_months: u32,
+    pub pass_percent: f64,
+    pub excellent_percent: f64,
+    #[serde(default)]
+    pub min_competency_percent: f64,
+    pub max_attempts: u32,
+    pub cooldown_hours: u32,
+    pub time_limit_minutes: u32,
+    pub on_timeout: String,
+    #[serde(default)]
+    pub grace_minutes: u32,
+    pub counted_attempt: String,
+    pub review: String,
+    pub evidence_bands: Option<Vec<EvidenceBand>>,
+}
+
+fn rules(cert: &certification::Model) -> AppResult<ExamRules> {
+    serde_json::from_value(cert.settings.clone()).map_err(AppError::internal)
+}
+
+fn blueprint(cert: &certification::Model) -> AppResult<Vec<BlueprintSection>> {
+    serde_json::from_value(cert.blueprint.clone()).map_err(AppError::internal)
+}
+
+/// The level a per-competency percentage evidences: by the certification's bands, else 80% or
+/// more the certified level, 60-79% one below, under 60% two below; never under 1.
+pub fn evidenced_level(certified: i32, percent: f64, bands: Option<&[EvidenceBand]>) -> i32 {
+    let default = [
+        EvidenceBand {
+            min_percent: 80.0,
+            offset: 0,
+        },
+        EvidenceBand {
+            min_percent: 60.0,
+            offset: -1,
+        },
+        EvidenceBand {
+            min_percent: 0.0,
+            offset: -2,
+        },
+    ];
+    let bands = bands.filter(|b| !b.is_empty()).unwrap_or(&default);
+    let offset = bands
+        .iter()
+        .filter(|b| percent + 1e-9 >= b.min_percent)
+        .map(|b| b.offset)
+        .max()
+        .unwrap_or(-2);
+    (certified + offset).max(1)
+}
+
+async fn visible_certification<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    id: i64,
+) -> AppResult<certification::Model> {
+    let cert = certification::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if cert.org_id != viewer.platform_org_id && cert.org_id != viewer.org_id {
+        return Err(AppError::NotFound);
+    }
+    Ok(cert)
+}
+
+async fn extras<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i64,
+    cert_id: i64,
+) -> Result<(i64, i64), DbErr> {
+    let rows = accommodation::Entity::find()
+        .filter(accommodation::Column::UserId.eq(user_id))
+        .filter(accommodation::Column::CertificationId.eq(cert_id))
+        .all(conn)
+        .await?;
+    Ok((
+        rows.iter().map(|a| i64::from(a.extra_minutes)).sum(),
+        rows.iter().map(|a| i64::from(a.extra_attempts)).sum(),
+    ))
+}
+
+/// Required courses the person has not completed (codes).
+async fn missing_courses<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    cert: &certification::Model,
+) -> Result<Vec<String>, DbErr> {
+    let required: Vec<String> =
+        serde_json::from_value(cert.required_courses.clone()).unwrap_or_default();
+    if required.is_empty() {
+        return Ok(Vec::new());
+    }
+    let courses = course::Entity::find()
+        .filter(course::Column::OrgId.eq(cert.org_id))
+        .filter(course::Column::Code.is_in(required.clone()))
+        .all(conn)
+        .await?;
+    let done: HashSet<i64> = enrolment::Entity::find()
+        .filter(enrolment::Column::UserId.eq(viewer.user_id))
+        .filter(enrolment::Column::CompletedAt.is_not_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|e| e.course_id)
+        .collect();
+    Ok(required
+        .into_iter()
+        .filter(|code| {
+            !courses
+                .iter()
+                .any(|c| &c.code == code && done.contains(&c.id))
+        })
+        .collect())
+}
+
+/// When the person may start again after an attempt: the later of its finish and its start plus
+/// the time limit, plus the cool-down.
+fn available_after(a: &attempt::Model, rules: &ExamRules) -> DateTime<Utc> {
+    let end = a
+        .finished_at
+        .unwrap_or(a.deadline_at)
+        .max(a.started_at + Duration::minutes(i64::from(rules.time_limit_minutes)));
+    end + Duration::hours(i64::from(rules.cooldown_hours))
+}
+
+/// A certification as a learner sees it, with where they stand.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificationView {
+    pub id: i64,
+    pub code: String,
+    pub title: String,
+    pub title_zh: String,
+    pub description: String,
+    pub category: String,
+    pub level: i32,
+    pub time_limit_minutes: u32,
+    pub pass_percent: f64,
+    pub question_count: u32,
+    pub max_attempts: i64,
+    pub attempts_used: u64,
+    /// Required courses not yet completed (codes).
+    pub missing_courses: Vec<String>,
+    /// An attempt in progress.
+    pub open_attempt_id: Option<i64>,
+    /// No new attempt before this instant.
+    pub available_at: Option<DateTime<Utc>>,
+    /// Whether an attempt can start now.
+    pub can_start: bool,
+    /// `passed`, `failed`, `pending` or `not_attempted`, from the attempt that counts.
+    pub status: String,
+}
+
+/// The certifications a person can see, and where they stand in each.
+pub async fn list_certifications(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+) -> AppResult<Vec<CertificationView>> {
+    let certs = certification::Entity::find()
+        .filter(certification::Column::OrgId.is_in([viewer.platform_org_id, viewer.org_id]))
+        .filter(certification::Column::Status.eq("published"))
+        .order_by_asc(certification::Column::CategoryId)
+        .order_by_asc(certification::Column::Level)
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for cert in certs {
+        out.push(certification_view(db, viewer, &cert).await?);
+    }
+    Ok(out)
+}
+
+async fn certification_view<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    cert: &certification::Model,
+) -> AppResult<CertificationView> {
+    let r = rules(cert)?;
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::UserId.eq(viewer.user_id))
+        .filter(attempt::Column::CertificationId.eq(cert.id))
+        .order_by_asc(attempt::Column::Number)
+        .all(conn)
+        .await?;
+    let now = Utc::now();
+    let (_, extra_attempts) = extras(conn, viewer.user_id, cert.id).await?;
+    let max_attempts = i64::from(r.max_attempts) + extra_attempts;
+    let open = attempts
+        .iter()
+        .find(|a| a.status == "open" && a.submit_until > now)
+        .map(|a| a.id);
+    let available_at = attempts
+        .iter()
+        .filter(|a| a.status != "open")
+        .map(|a| available_after(a, &r))
+        .max()
+        .filter(|t| *t > now);
+    let missing = missing_courses(conn, viewer, cert).await?;
+    let used = attempts.len() as u64;
+    let counted = counted_result(&attempts, &r.counted_attempt);
+    let bp = blueprint(cert)?;
+    Ok(CertificationView {
+        id: cert.id,
+        code: cert.code.clone(),
+        title: cert.title.clone(),
+        title_zh: cert.title_zh.clone(),
+        description: cert.description.clone(),
+        category: cert.category_id.clone(),
+        level: cert.level,
+        time_limit_minutes: r.time_limit_minutes,
+        pass_percent: r.pass_percent,
+        question_count: bp.iter().map(|b| b.easy + b.medium + b.hard).sum(),
+        max_attempts,
+        attempts_used: used,
+        can_start: open.is_some()
+            || (missing.is_empty() && available_at.is_none() && (used as i64) < max_attempts),
+        missing_courses: missing,
+        open_attempt_id: open,
+        available_at,
+        status: counted.to_string(),
+    })
+}
+
+/// The outcome that counts under the certification's rule (highest, first, last, average).
+pub fn counted_result(attempts: &[attempt::Model], rule: &str) -> &'static str {
+    let finished: Vec<&attempt::Model> = attempts
+        .iter()
+        .filter(|a| a.status == "graded" || a.status == "abandoned")
+        .collect();
+    if attempts.iter().any(|a| a.status == "pending") {
+        return "pending";
+    }
+    let Some(last) = finished.last() else {
+        return "not_attempted";
+    };
+    let passed = match rule {
+        "first" => finished.first().and_then(|a| a.passed),
+        "last" => last.passed,
+        "average" => {
+            // The average attempt passes when it does at least as well as the worst pass would.
+            let n = finished.len() as f64;
+            let mean = finished.iter().filter_map(|a| a.percent).sum::<f64>() / n;
+            let threshold = finished
+                .iter()
+                .filter(|a| a.passed == Some(true))
+                .filter_map(|a| a.percent)
+                .fold(f64::INFINITY, f64::min);
+            Some(threshold.is_finite() && mean >= threshold)
+        }
+        _ => Some(finished.iter().any(|a| a.passed == Some(true))),
+    };
+    match passed {
+        Some(true) => "passed",
+        _ => "failed",
+    }
+}
+
+/// What is drawn: for each blueprint cell, questions from the banks of the certification's owner
+/// (and, for an organization's certification, the platform's too), the person's least-seen first.
+async fn draw<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    cert: &certification::Model,
+    rng: &mut ChaCha8Rng,
+) -> AppResult<Vec<question::Model>> {
+    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
+        vec![cert.org_id]
+    } else {
+        vec![cert.org_id, viewer.platform_org_id]
+    };
+    let course_ids: Vec<i64> = course::Entity::find()
+        .filter(course::Column::OrgId.is_in(owners))
+        .filter(course::Column::PublishedVersionId.is_not_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let seen: HashMap<String, u32> = {
+        let mine: Vec<i64> = attempt::Entity::find()
+            .filter(attempt::Column::UserId.eq(viewer.user_id))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        let drawn: Vec<i64> = attempt_question::Entity::find()
+            .filter(attempt_question::Column::AttemptId.is_in(mine))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|q| q.question_id)
+            .collect();
+        let mut counts = HashMap::new();
+        for q in question::Entity::find()
+            .filter(question::Column::Id.is_in(drawn))
+            .all(conn)
+            .await?
+        {
+            *counts.entry(q.external_id).or_insert(0) += 1;
+        }
+        counts
+    };
+    let mut picked = Vec::new();
+    let mut used: HashSet<String> = HashSet::new();
+    for section in blueprint(cert)? {
+        for (difficulty, n) in [
+            ("easy", section.easy),
+            ("medium", section.medium),
+            ("hard", section.hard),
+        ] {
+            if n == 0 {
+                continue;
+            }
+            let mut candidates: Vec<(u32, u64, question::Model)> = question::Entity::find()
+                .filter(question::Column::CourseId.is_in(course_ids.clone()))
+                .filter(question::Column::IsCurrent.eq(true))
+                .filter(question::Column::CompetencyId.eq(section.competency.as_str()))
+                .filter(question::Column::Difficulty.eq(difficulty))
+                .filter(question::Column::Qtype.ne("description"))
+                .order_by_asc(question::Column::Id)
+                .all(conn)
+                .await?
+                .into_iter()
+                .filter(|q| !used.contains(&q.external_id))
+                .map(|q| {
+                    (
+                        seen.get(&q.external_id).copied().unwrap_or(0),
+                        rng.gen::<u64>(),
+                        q,
+                    )
+                })
+                .collect();
+            if candidates.len() < n as usize {
+                return Err(AppError::Conflict(
+                    Msg::new("error.blueprint_unfillable")
+                        .arg("competency", &section.competency)
+                        .arg("difficulty", difficulty)
+                        .arg("needed", n)
+                        .arg("available", candidates.len()),
+                ));
+            }
+            candidates.sort_by_key(|(seen, key, _)| (*seen, *key));
+            for (_, _, q) in candidates.into_iter().take(n as usize) {
+                used.insert(q.external_id.clone());
+                picked.push(q);
+            }
+        }
+    }
+    Ok(picked)
+}
+
+/// Starts an attempt, or answers the one already open (`false`).
+pub async fn start(
+    db: &DatabaseConnection,
+    mailer: &Mailer,
+    viewer: &Viewer,
+    cert_id: i64,
+) -> AppResult<(AttemptView, bool)> {
+    // An attempt whose time is over is graded before anything else.
+    sweep_user(db, mailer, viewer.user_id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let cert = visible_certification(&txn, viewer, cert_id).await?;
+    let r = rules(&cert)?;
+    let now = Utc::now();
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::UserId.eq(viewer.user_id))
+        .filter(attempt::Column::CertificationId.eq(cert.id))
+        .order_by_asc(attempt::Column::Number)
+        .all(&txn)
+        .await?;
+    if let Some(open) = attempts.iter().find(|a| a.status == "open") {
+        let id = open.id;
+        txn.commit().await?;
+        return Ok((attempt_view(db, mailer, viewer, id).await?, false));
+    }
+    let missing = missing_courses(&txn, viewer, &cert).await?;
+    if !missing.is_empty() {
+        return Err(AppError::Conflict(
+            Msg::new("error.exam_courses_missing").arg("courses", missing.join(", ")),
+        ));
+    }
+    let (extra_minutes, extra_attempts) = extras(&txn, viewer.user_id, cert.id).await?;
+    if attempts.len() as i64 >= i64::from(r.max_attempts) + extra_attempts {
+        return Err(AppError::Conflict(Msg::new("error.exam_no_attempts_left")));
+    }
+    if let Some(until) = attempts
+        .iter()
+        .map(|a| available_after(a, &r))
+        .max()
+        .filter(|t| *t > now)
+    {
+        return Err(AppError::Conflict(
+            Msg::new("error.exam_cooldown").arg("time", until.format("%Y-%m-%d %H:%M UTC")),
+        ));
+    }
+    let seed: i64 = rand::random::<i64>() & 0x7fff_ffff_ffff_ffff;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
+    let mut drawn = draw(&txn, viewer, &cert, &mut rng).await?;
+    drawn.shuffle(&mut rng);
+    let deadline = now + Duration::minutes(i64::from(r.time_limit_minutes) + extra_minutes);
+    let submit_until = if r.on_timeout == "grace" {
+        deadline + Duration::minutes(i64::from(r.grace_minutes))
+    } else {
+        deadline
+    };
+    let a = attempt::ActiveModel {
+        id: NotSet,
+        org_id: Set(viewer.org_id),
+        user_id: Set(viewer.user_id),
+        certification_id: Set(cert.id),
+        number: Set(i32::try_from(attempts.len() + 1).unwrap_or(i32::MAX)),
+        status: Set("open".into()),
+        seed: Set(seed),
+        started_at: Set(now),
+        deadline_at: Set(deadline),
+        submit_until: Set(submit_until),
+        finished_at: Set(None),
+        score: Set(None),
+        max_score: Set(drawn.len() as f64),
+        percent: Set(None),
+        passed: Set(None),
+        competencies: Set(None),
+        receipt: Set(None),
+        finish_reason: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let mut rows = Vec::new();
+    for (i, q) in drawn.iter().enumerate() {
+        let kind: QuestionKind =
+            serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
+        let mut order = grading::option_ids(&kind);
+        order.shuffle(&mut rng);
+        rows.push(attempt_question::ActiveModel {
+            id: NotSet,
+            attempt_id: Set(a.id),
+            position: Set(i32::try_from(i + 1).unwrap_or(i32::MAX)),
+            question_id: Set(q.id),
+            option_order: Set(json!(order)),
+            response: Set(None),
+            answered_at: Set(None),
+            flagged: Set(false),
+            mark: Set(None),
+            max_mark: Set(1.0),
+            graded_by: Set(None),
+            comment: Set(None),
+        });
+    }
+    if !rows.is_empty() {
+        attempt_question::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(viewer.org_id),
+            actor_user_id: Some(viewer.user_id),
+            action: "exam.started",
+            target_type: "attempt",
+            target_id: Some(a.id.to_string()),
+            after: Some(
+                json!({"certification": cert.code, "seed": seed, "questions": drawn.len()}),
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((attempt_view(db, mailer, viewer, a.id).await?, true))
+}
+
+/// A question of an open attempt, as the learner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptQuestionView {
+    /// The `{question_id}` of the answer PUT.
+    pub id: i64,
+    pub position: i32,
+    pub title: Option<String>,
+    pub text: String,
+    /// How to answer: the type and, for choices, `options` with stable ids.
+    pub answer: Presentation,
+    /// The saved response, in the form of the answer PUT.
+    #[schema(value_type = Object)]
+    pub response: Option<Value>,
+    pub flagged: bool,
+}
+
+/// An attempt as its learner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: i64,
+    pub certification_id: i64,
+    pub certification_title: String,
+    /// open, pending, graded or abandoned.
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    /// Answers are accepted until then.
+    pub deadline_at: DateTime<Utc>,
+    /// Submitting is accepted until then.
+    pub submit_until: DateTime<Utc>,
+    /// The server's clock, so a page can count down against it.
+    pub server_time: DateTime<Utc>,
+    pub answered: usize,
+    pub questions: Vec<AttemptQuestionView>,
+}
+
+async fn owned_attempt<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    id: i64,
+) -> AppResult<attempt::Model> {
+    let a = attempt::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if a.user_id != viewer.user_id {
+        return Err(AppError::NotFound);
+    }
+    Ok(a)
+}
+
+/// The learner's view of their attempt (graded first if its time is over). Never the key.
+pub async fn attempt_view(
+    db: &DatabaseConnection,
+    mailer: &Mailer,
+    viewer: &Viewer,
+    id: i64,
+) -> AppResult<AttemptView> {
+    let mut a = owned_attempt(db, viewer, id).await?;
+    if a.status == "open" && a.submit_until < Utc::now() {
+        finalize(db, mailer, a.id, "timeout").await?;
+        a = owned_attempt(db, viewer, id).await?;
+    }
+    let cert = certification::Entity::find_by_id(a.certification_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let rows = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .order_by_asc(attempt_question::Column::Position)
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+    let questions: HashMap<i64, question::Model> = question::Entity::find()
+        .filter(question::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|q| (q.id, q))
+        .collect();
+    let mut out = Vec::new();
+    for r in &rows {
+        let Some(q) = questions.get(&r.question_id) else {
+            continue;
+        };
+        let kind: QuestionKind =
+            serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
+        let order: Vec<String> = serde_json::from_value(r.option_order.clone()).unwrap_or_default();
+        out.push(AttemptQuestionView {
+            id: q.id,
+            position: r.position,
+            title: None,
+            text: q.text.clone(),
+            answer: grading::present(&kind, &order),
+            response: r.response.clone(),
+            flagged: r.flagged,
+        });
+    }
+    Ok(AttemptView {
+        id: a.id,
+        certification_id: cert.id,
+        certification_title: cert.title,
+        status: a.status,
+        started_at: a.started_at,
+        deadline_at: a.deadline_at,
+        submit_until: a.submit_until,
+        server_time: Utc::now(),
+        answered: rows.iter().filter(|r| r.response.is_some()).count(),
+        questions: out,
+    })
+}
+
+/// Saves one answer of an open attempt (idempotent: the last save wins).
+pub async fn save_answer(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    attempt_id: i64,
+    question_id: i64,
+    response: Value,
+) -> AppResult<()> {
+    let a = owned_attempt(db, viewer, attempt_id).await?;
+    let now = Utc::now();
+    if a.status != "open" || now > a.deadline_at + Duration::seconds(SAVE_GRACE_SECONDS) {
+        return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
+    }
+    let row = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .filter(attempt_question::Column::QuestionId.eq(question_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let q = question::Entity::find_by_id(question_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let kind: QuestionKind = serde_json::from_value(q.answer_data).map_err(AppError::internal)?;
+    let stored = if response.is_null() {
+        None
+    } else {
+        grading::check_shape(&kind, &response).map_err(|e| {
+            AppError::Validation(vec![crate::error::FieldIssue::new(
+                "response",
+                Msg::new(e.0),
+            )])
+        })?;
+        Some(response)
+    };
+    // Only while the attempt is still open: a save racing the submit cannot change a graded paper.
+    let updated = attempt_question::Entity::update_many()
+        .col_expr(attempt_question::Column::Response, Expr::value(stored))
+        .col_expr(attempt_question::Column::AnsweredAt, Expr::value(now))
+        .filter(attempt_question::Column::Id.eq(row.id))
+        .filter(
+            attempt_question::Column::AttemptId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(attempt::Column::Id)
+                    .from(attempt::Entity)
+                    .and_where(attempt::Column::Id.eq(a.id))
+                    .and_where(attempt::Column::Status.eq("open"))
+                    .to_owned(),
+            ),
+        )
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
+    }
+    Ok(())
+}
+
+/// Submits an attempt (idempotent: a second submit answers the same result).
+pub async fn submit(
+    db: &DatabaseConnection,
+    mailer: &Mailer,
+    viewer: &Viewer,
+    attempt_id: i64,
+) -> AppResult<ResultView> {
+    let a = owned_attempt(db, viewer, attempt_id).await?;
+    if a.status == "open" {
+        if Utc::now() > a.submit_until + Duration::seconds(SAVE_GRACE_SECONDS) {
+            finalize(db, mailer, a.id, "timeout").await?;
+        } else {
+            finalize(db, mailer, a.id, "submitted").await?;
+        }
+    }
+    result(db, viewer, attempt_id, false).await
+}
+
+/// Grades an open attempt once: the status flips from `open` in one statement, so concurrent
+/// submits (or the sweep) grade it exactly once.
+pub async fn finalize(
+    db: &DatabaseConnection,
+    mailer: &Mailer,
+    attempt_id: i64,
+    reason: &str,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let claimed = attempt::Entity::update_many()
+        .col_expr(attempt::Column::Status, Expr::value("grading"))
+        .filter(attempt::Column::Id.eq(attempt_id))
+        .filter(attempt::Column::Status.eq("open"))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Ok(());
+    }
+    let a = attempt::Entity::find_by_id(attempt_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let cert = certification::Entity::find_by_id(a.certification_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let r = rules(&cert)?;
+    let rows = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .order_by_asc(attempt_question::Column::Position)
+        .all(&txn)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+    let questions: HashMap<i64, question::Model> = question::Entity::find()
+        .filter(question::Column::Id.is_in(ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|q| (q.id, q))
+        .collect();
+    let now = Utc::now();
+    let abandoned = reason == "timeout" && r.on_timeout == "abandon";
+    let mut pending = false;
+    let mut per_competency: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut score = 0.0;
+    let mut hasher = Sha256::new();
+    for row in &rows {
+        let Some(q) = questions.get(&row.question_id) else {
+            continue;
+        };
+        let kind: QuestionKind =
+            serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
+        hasher.update(format!(
+            "{}:{}\n",
+            q.id,
+            row.response
+                .as_ref()
+                .map_or("null".to_string(), Value::to_string)
+        ));
+        let mark = if abandoned {
+            Some(0.0)
+        } else {
+            grading::fraction(&kind, row.response.as_ref()).map(|f| f * row.max_mark)
+        };
+        match mark {
+            Some(m) => score += m,
+            None => pending = true,
+        }
+        let entry = per_competency
+            .entry(q.competency_id.clone().unwrap_or_default())
+            .or_default();
+        entry.0 += mark.unwrap_or(0.0);
+        entry.1 += row.max_mark;
+        attempt_question::Entity::update_many()
+            .col_expr(attempt_question::Column::Mark, Expr::value(mark))
+            .filter(attempt_question::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+    }
+    let percent = if a.max_score > 0.0 {
+        score / a.max_score * 100.0
+    } else {
+        0.0
+    };
+    let competencies: Vec<Value> = per_competency
+        .iter()
+        .map(|(id, (earned, possible))| {
+            let p = if *possible > 0.0 { earned / possible * 100.0 } else { 0.0 };
+            json!({"id": id, "earned": earned, "possible": possible, "percent": p, "level": evidenced_level(cert.level, p, r.evidence_bands.as_deref())})
+        })
+        .collect();
+    let meets_minimums = competencies
+        .iter()
+        .all(|c| c["percent"].as_f64().unwrap_or(0.0) + 1e-9 >= r.min_competency_percent);
+    let passed = if pending {
+        None
+    } else {
+        Some(!abandoned && percent + 1e-9 >= r.pass_percent && meets_minimums)
+    };
+    let status = if abandoned {
+        "abandoned"
+    } else if pending {
+        "pending"
+    } else {
+        "graded"
+    };
+    let mut active = a.clone().into_active_model();
+    active.status = Set(status.into());
+    active.finished_at = Set(Some(now));
+    active.score = Set(Some(score));
+    active.percent = Set(Some(percent));
+    active.passed = Set(passed);
+    active.competencies = Set(Some(json!(competencies)));
+    active.receipt = Set(Some(hex::encode(hasher.finalize())));
+    active.finish_reason = Set(Some(if abandoned {
+        "abandoned".into()
+    } else {
+        reason.to_string()
+    }));
+    let a = active.update(&txn).await?;
+    if !pending && !abandoned {
+        for c in &competencies {
+            evidence::ActiveModel {
+                id: NotSet,
+                org_id: Set(a.org_id),
+                user_id: Set(a.user_id),
+                competency_id: Set(c["id"].as_str().unwrap_or_default().to_string()),
+                level: Set(i32::try_from(c["level"].as_i64().unwrap_or(1)).unwrap_or(1)),
+                source: Set("exam".into()),
+                source_id: Set(Some(a.id)),
+                percent: Set(c["percent"].as_f64()),
+                recorded_by: Set(None),
+                recorded_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    if let Some(user) = crate::auth::entities::user::Entity::find_by_id(a.user_id)
+        .one(&txn)
+        .await?
+    {
+        let lang = crate::i18n::Lang::from_tag(&user.language).unwrap_or_default();
+        let title = if lang == crate::i18n::Lang::ZhCn && !cert.title_zh.is_empty() {
+            cert.title_zh.clone()
+        } else {
+            cert.title.clone()
+        };
+        let content = EmailContent::ExamResult {
+            certification_title: title,
+            passed,
+            score: format!("{score:.1}"),
+            max_score: format!("{:.0}", a.max_score),
+            percent: format!("{percent:.0}"),
+            link: mailer.link(&format!("/exams/{}/result", a.id)),
+        };
+        let recipient = Recipient {
+            email: user.email,
+            name: user.display_name,
+            lang,
+        };
+        mailer
+            .enqueue(
+                &txn,
+                Some(a.org_id),
+                &format!("exam-result:{}", a.id),
+                &recipient,
+                &content,
+            )
+            .await?;
+    }
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(a.org_id),
+            actor_user_id: Some(a.user_id),
+            action: "exam.finished",
+            target_type: "attempt",
+            target_id: Some(a.id.to_string()),
+            after: Some(json!({"reason": reason, "status": status, "score": score, "percent": percent, "passed": passed})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Grades a person's attempts whose time is over.
+async fn sweep_user(db: &DatabaseConnection, mailer: &Mailer, user_id: i64) -> AppResult<()> {
+    let expired = attempt::Entity::find()
+        .filter(attempt::Column::UserId.eq(user_id))
+        .filter(attempt::Column::Status.eq("open"))
+        .filter(attempt::Column::SubmitUntil.lt(Utc::now()))
+        .all(db)
+        .await?;
+    for a in expired {
+        finalize(db, mailer, a.id, "timeout").await?;
+    }
+    Ok(())
+}
+
+/// Grades every attempt whose time is over (the background sweep); answers how many.
+pub async fn sweep(db: &DatabaseConnection, mailer: &Mailer) -> AppResult<usize> {
+    let expired = attempt::Entity::find()
+        .filter(attempt::Column::Status.eq("open"))
+        .filter(attempt::Column::SubmitUntil.lt(Utc::now()))
+        .all(db)
+        .await?;
+    let n = expired.len();
+    for a in expired {
+        finalize(db, mailer, a.id, "timeout").await?;
+    }
+    Ok(n)
+}
+
+/// Runs the sweep every half minute until the process ends.
+pub async fn run_sweeper(db: DatabaseConnection, mailer: Mailer) {
+    loop {
+        match sweep(&db, &mailer).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(attempts = n, "graded attempts whose time was over"),
+            Err(err) => tracing::warn!(error = ?err, "attempt sweep failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
+}
+
+/// A competency's share of a result.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CompetencyResult {
+    pub id: String,
+    pub earned: f64,
+    pub possible: f64,
+    pub percent: f64,
+    /// The level this result evidences.
+    pub level: i32,
+}
+
+/// One question of a result, as far as the review policy shows it (never the key to learners).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultQuestion {
+    pub position: i32,
+    pub text: String,
+    pub mark: Option<f64>,
+    pub max_mark: f64,
+}
+
+/// An attempt's result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultView {
+    pub attempt_id: i64,
+    pub certification_id: i64,
+    /// open, pending, graded or abandoned.
+    pub status: String,
+    /// Null while essays await grading (or the attempt is open).
+    pub passed: Option<bool>,
+    pub excellent: bool,
+    pub score: Option<f64>,
+    pub max_score: f64,
+    pub percent: Option<f64>,
+    pub competencies: Vec<CompetencyResult>,
+    /// SHA-256 of the submitted responses.
+    pub receipt: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Per-question marks, when the certification's review policy shows them.
+    pub questions: Option<Vec<ResultQuestion>>,
+}
+
+/// An attempt's result for its learner (or, `as_staff`, a trainer or admin of its organization).
+pub async fn result(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    attempt_id: i64,
+    as_staff: bool,
+) -> AppResult<ResultView> {
+    let a = attempt::Entity::find_by_id(attempt_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let allowed = a.user_id == viewer.user_id || (as_staff && a.org_id == viewer.org_id);
+    if !allowed {
+        return Err(AppError::NotFound);
+    }
+    let cert = certification::Entity::find_by_id(a.certification_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let r = rules(&cert)?;
+    let show_marks = a.status != "open"
+        && (r.review == "after-submit" || (r.review == "after-pass" && a.passed == Some(true)));
+    let questions = if show_marks || as_staff {
+        let rows = attempt_question::Entity::find()
+            .filter(attempt_question::Column::AttemptId.eq(a.id))
+            .order_by_asc(attempt_question::Column::Position)
+            .all(db)
+            .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+        let texts: HashMap<i64, String> = question::Entity::find()
+            .filter(question::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|q| (q.id, q.text))
+            .collect();
+        Some(
+            rows.into_iter()
+                .map(|row| ResultQuestion {
+                    position: row.position,
+                    text: texts.get(&row.question_id).cloned().unwrap_or_default(),
+                    mark: row.mark,
+                    max_mark: row.max_mark,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let competencies: Vec<CompetencyResult> = a
+        .competencies
+        .clone()
+        .and_then(|c| serde_json::from_value(c).ok())
+        .unwrap_or_default();
+    Ok(ResultView {
+        attempt_id: a.id,
+        certification_id: a.certification_id,
+        excellent: a.passed == Some(true) && a.percent.unwrap_or(0.0) + 1e-9 >= r.excellent_percent,
+        status: a.status,
+        passed: a.passed,
+        score: a.score,
+        max_score: a.max_score,
+        percent: a.percent,
+        competencies,
+        receipt: a.receipt,
+        finished_at: a.finished_at,
+        questions,
+    })
+}
+
+/// A question in a trainer's review, with the key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewQuestion {
+    /// The question revision id.
+    pub id: i64,
+    pub external_id: String,
+    pub position: i32,
+    pub text: String,
+    pub competency: Option<String>,
+    pub difficulty: String,
+    pub answer: Presentation,
+    #[schema(value_type = Object)]
+    pub response: Option<Value>,
+    /// A response that earns full marks, in the form of the answer PUT.
+    #[schema(value_type = Object)]
+    pub correct_response: Value,
+    pub mark: Option<f64>,
+    pub max_mark: f64,
+}
+
+/// An attempt as trainers and admins review it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewView {
+    pub attempt_id: i64,
+    pub user_id: i64,
+    pub status: String,
+    pub seed: i64,
+    pub questions: Vec<ReviewQuestion>,
+}
+
+/// Every question of an attempt of the viewer's organization, with the learner's answer, the
+/// mark and the key.
+pub async fn review<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    attempt_id: i64,
+) -> AppResult<ReviewView> {
+    let a = attempt::Entity::find_by_id(attempt_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if a.org_id != viewer.org_id {
+        return Err(AppError::NotFound);
+    }
+    let rows = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .order_by_asc(attempt_question::Column::Position)
+        .all(conn)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+    let questions: HashMap<i64, question::Model> = question::Entity::find()
+        .filter(question::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|q| (q.id, q))
+        .collect();
+    let mut out = Vec::new();
+    for row in rows {
+        let Some(q) = questions.get(&row.question_id) else {
+            continue;
+        };
+        let kind: QuestionKind =
+            serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
+        let order: Vec<String> =
+            serde_json::from_value(row.option_order.clone()).unwrap_or_default();
+        out.push(ReviewQuestion {
+            id: q.id,
+            external_id: q.external_id.clone(),
+            position: row.position,
+            text: q.text.clone(),
+            competency: q.competency_id.clone(),
+            difficulty: q.difficulty.clone(),
+            answer: grading::present(&kind, &order),
+            response: row.response,
+            correct_response: grading::correct_response(&kind),
+            mark: row.mark,
+            max_mark: row.max_mark,
+        });
+    }
+    Ok(ReviewView {
+        attempt_id: a.id,
+        user_id: a.user_id,
+        status: a.status,
+        seed: a.seed,
+        questions: out,
+    })
+}
+
+/// How many attempts a certification has (for statistics and listings).
+pub async fn attempt_count<C: ConnectionTrait>(conn: &C, cert_id: i64) -> Result<u64, DbErr> {
+    attempt::Entity::find()
+        .filter(attempt::Column::CertificationId.eq(cert_id))
+        .count(conn)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_bands() {
+        assert_eq!(evidenced_level(3, 85.0, None), 3);
+        assert_eq!(evidenced_level(3, 80.0, None), 3);
+        assert_eq!(evidenced_level(3, 79.9, None), 2);
+        assert_eq!(evidenced_level(3, 60.0, None), 2);
+        assert_eq!(evidenced_level(3, 10.0, None), 1);
+        assert_eq!(evidenced_level(2, 0.0, None), 1, "never under 1");
+        let custom = [
+            EvidenceBand {
+                min_percent: 90.0,
+                offset: 0,
+            },
+            EvidenceBand {
+                min_percent: 0.0,
+                offset: -1,
+            },
+        ];
+        assert_eq!(evidenced_level(4, 85.0, Some(&custom)), 3);
+    }
+}

@@ -1,0 +1,180 @@
+//! JSON API of exams: certifications, attempts, answers, results, reviews.
+use actix_web::{get, post, put, web, HttpResponse};
+use serde_json::Value;
+
+use super::exam::{self, AttemptView, CertificationView, ResultView, ReviewView};
+use crate::auth::{CurrentUser, Role};
+use crate::catalog::service::Viewer;
+use crate::error::{AppError, AppResult, Msg, Problem};
+use crate::pagination::Page;
+use crate::startup::AppState;
+use crate::web::ApiJson;
+
+fn viewer(state: &AppState, user: &CurrentUser) -> Viewer {
+    Viewer::of(user, state.platform_org_id)
+}
+
+/// The certifications you can sit, and where you stand in each.
+#[utoipa::path(
+    tag = "exams",
+    responses((status = 200, body = Page<CertificationView>), (status = 401, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/certifications")]
+pub async fn list_certifications(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
+    let items = exam::list_certifications(&state.db, &viewer(&state, &user)).await?;
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+/// Starts an attempt (201), or answers the attempt already open (200). Refused with the reason
+/// (409) when required courses are missing, in cool-down, or out of attempts.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    responses(
+        (status = 201, body = AttemptView), (status = 200, description = "The attempt already open", body = AttemptView),
+        (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/certifications/{id}/attempts")]
+pub async fn start_attempt(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (view, created) = exam::start(
+        &state.db,
+        &state.mailer,
+        &viewer(&state, &user),
+        path.into_inner(),
+    )
+    .await?;
+    Ok(if created {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
+}
+
+/// Your attempt: its questions (never the key), your saved answers, the server's deadline.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id")),
+    responses((status = 200, body = AttemptView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/attempts/{id}")]
+pub async fn get_attempt(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let view = exam::attempt_view(
+        &state.db,
+        &state.mailer,
+        &viewer(&state, &user),
+        path.into_inner(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Saves one answer. The body is the response itself: an option id (`"o2"`) for single choice,
+/// a list of ids for multiple choice, `true`/`false`, text, a number, or `{"i0": "o2", …}` for
+/// matching; `null` clears it. Refused (409) after the deadline.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id"), ("question_id" = i64, Path, description = "Question id from the attempt")),
+    request_body(content = Object, description = "The response"),
+    responses(
+        (status = 204, description = "Saved"), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The attempt is closed", body = Problem), (status = 422, description = "The response does not fit the question", body = Problem)
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/attempts/{id}/answers/{question_id}")]
+pub async fn save_answer(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<Value>,
+) -> AppResult<HttpResponse> {
+    let (attempt_id, question_id) = path.into_inner();
+    exam::save_answer(
+        &state.db,
+        &viewer(&state, &user),
+        attempt_id,
+        question_id,
+        body.0,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Submits and grades the attempt; a second submit answers the same result.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id")),
+    responses((status = 200, body = ResultView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/attempts/{id}/submit")]
+pub async fn submit_attempt(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let view = exam::submit(
+        &state.db,
+        &state.mailer,
+        &viewer(&state, &user),
+        path.into_inner(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The attempt's result: pass or fail (null while essays await grading), score, and the level
+/// each competency evidences. Trainers, HR and admins of the organization may read it too.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id")),
+    responses((status = 200, body = ResultView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/attempts/{id}/result")]
+pub async fn get_result(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let staff = user.has(Role::Trainer) || user.has(Role::Admin) || user.has(Role::Hr);
+    let view = exam::result(&state.db, &viewer(&state, &user), path.into_inner(), staff).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Every question of an attempt with the learner's answer, the mark and `correct_response`
+/// (trainers and admins of the attempt's organization).
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id")),
+    responses((status = 200, body = ReviewView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/attempts/{id}/review")]
+pub async fn review_attempt(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    if !(user.has(Role::Trainer) || user.has(Role::Admin)) {
+        return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
+    }
+    let view = exam::review(&state.db, &viewer(&state, &user), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,471 @@
+//! Certification exams: eligibility, the attempt lifecycle, grading, deadlines, isolation.
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{json, Value};
+
+use crate::catalog::{count, import_mini, mini_catalog, write};
+use crate::helpers::{json, problem_fields, spawn_app, TestApp};
+
+/// The mini catalog plus an open-entry certification drawing four questions.
+async fn exam_app() -> (TestApp, tempfile::TempDir) {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    write(dir.path(), "certifications/uo-open.toml",
+        "code = \"uo-open\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"UO Open\"\ntitle_zh = \"用户运营开放认证\"\nvalidity_months = 24\npass_percent = 70\nexcellent_percent = 90\nmax_attempts = 2\ncooldown_hours = 24\ntime_limit_minutes = 30\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"after-submit\"\n\n[[blueprint]]\ncompetency = \"uo-rfm\"\neasy = 1\nmedium = 1\n\n[[blueprint]]\ncompetency = \"uo-churn\"\neasy = 1\nmedium = 1\n");
+    import_mini(&app, dir.path(), false).await.unwrap();
+    (app, dir)
+}
+
+async fn cert_id(app: &TestApp, token: &str, code: &str) -> i64 {
+    let list = json(app.get("/api/v1/certifications", token).await).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == code)
+        .and_then(|c| c["id"].as_i64())
+        .unwrap_or_else(|| panic!("{list}"))
+}
+
+async fn put_answer(
+    app: &TestApp,
+    token: &str,
+    attempt: i64,
+    question: i64,
+    body: &Value,
+) -> reqwest::Response {
+    app.send_json(
+        reqwest::Method::PUT,
+        &format!("/api/v1/attempts/{attempt}/answers/{question}"),
+        token,
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_learner_sits_an_exam_and_passes_with_the_keys_from_the_review() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let certs = json(app.get("/api/v1/certifications", &learner).await).await;
+    let open = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-open")
+        .unwrap()
+        .clone();
+    assert_eq!(open["can_start"], true);
+    assert_eq!(open["question_count"], 4);
+    let gated = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-associate")
+        .unwrap()
+        .clone();
+    assert_eq!(gated["can_start"], false);
+    assert_eq!(gated["missing_courses"], json!(["uo-101"]));
+    let refused = app
+        .post_json(
+            &format!("/api/v1/certifications/{}/attempts", gated["id"]),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(json(refused).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("uo-101"));
+
+    let id = open["id"].as_i64().unwrap();
+    let started = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let attempt = json(started).await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    assert_eq!(attempt["questions"].as_array().unwrap().len(), 4);
+    let again = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the open attempt is answered"
+    );
+    assert_eq!(json(again).await["id"], attempt_id);
+
+    // Nothing a learner receives during the attempt holds a key or feedback.
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    for leak in ["weight", "correct", "feedback", "#yes", "\"yes\"", "100"] {
+        assert!(!view.contains(leak), "{leak} leaks in {view}");
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    let questions = review["questions"].as_array().unwrap().clone();
+    let first = questions[0]["id"].as_i64().unwrap();
+    let bad_shape = put_answer(
+        &app,
+        &learner,
+        attempt_id,
+        first,
+        &json!({"nonsense": true}),
+    )
+    .await;
+    assert_eq!(problem_fields(&json(bad_shape).await), vec!["response"]);
+    assert_eq!(
+        put_answer(&app, &learner, attempt_id, 999_999, &json!(true))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    for q in &questions {
+        let saved = put_answer(
+            &app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+        assert_eq!(saved.status(), StatusCode::NO_CONTENT);
+    }
+    let view = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(view["answered"], 4);
+    assert_eq!(
+        view["questions"][0]["response"],
+        questions
+            .iter()
+            .find(|q| q["id"] == view["questions"][0]["id"])
+            .unwrap()["correct_response"]
+    );
+
+    let result = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["passed"], true);
+    assert_eq!(result["score"], 4.0);
+    assert_eq!(result["excellent"], true);
+    let comps = result["competencies"].as_array().unwrap();
+    assert_eq!(comps.len(), 2);
+    assert_eq!(comps[0]["level"], 2);
+    assert_eq!(result["receipt"].as_str().unwrap().len(), 64);
+    let twice = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(twice, result, "a second submit answers the same result");
+    let late = put_answer(&app, &learner, attempt_id, first, &json!(true)).await;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        json(
+            app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+                .await
+        )
+        .await["passed"],
+        true
+    );
+    // Evidence for gap analysis, the result email, the audit trail.
+    assert_eq!(count(&app, "competency_evidence").await, 2);
+    assert_eq!(
+        count(&app, "email_outbox WHERE kind = 'exam_result'").await,
+        1
+    );
+    let admin = app.token("admin").await;
+    assert_eq!(
+        json(app.get("/api/v1/audit?action=exam.finished", &admin).await).await["total"],
+        1
+    );
+    // A new attempt waits for the cool-down.
+    let cooldown = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cooldown.status(), StatusCode::CONFLICT);
+    let certs = json(app.get("/api/v1/certifications", &learner).await).await;
+    let open = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-open")
+        .unwrap()
+        .clone();
+    assert_eq!(open["status"], "passed");
+    assert!(open["available_at"].is_string());
+}
+
+#[tokio::test]
+async fn wrong_answers_fail_and_partial_answers_are_graded_on_what_was_saved() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    // One right answer out of four: 25%.
+    let q = &review["questions"][0];
+    put_answer(
+        &app,
+        &learner,
+        attempt_id,
+        q["id"].as_i64().unwrap(),
+        &q["correct_response"],
+    )
+    .await;
+    let result = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["passed"], false);
+    assert_eq!(result["percent"], 25.0);
+    let marks: Vec<Value> = result["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["mark"].clone())
+        .collect();
+    assert_eq!(
+        marks.iter().filter(|m| **m == json!(1.0)).count(),
+        1,
+        "after-submit review shows marks: {marks:?}"
+    );
+    assert!(!result.to_string().contains("correct_response"));
+}
+
+#[tokio::test]
+async fn an_attempt_past_its_deadline_is_graded_on_saved_answers() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    for q in review["questions"].as_array().unwrap().iter().take(3) {
+        put_answer(
+            &app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+    }
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE exam_attempts SET deadline_at = $1, submit_until = $1"
+    } else {
+        "UPDATE exam_attempts SET deadline_at = ?, submit_until = ?"
+    };
+    let values: Vec<sea_orm::Value> = if backend == sea_orm::DbBackend::Postgres {
+        vec![past.into()]
+    } else {
+        vec![past.into(), past.into()]
+    };
+    db.execute(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .unwrap();
+    let q = review["questions"][3]["id"].as_i64().unwrap();
+    assert_eq!(
+        put_answer(&app, &learner, attempt_id, q, &json!(true))
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+    // The background sweep grades it (here called directly), with what was saved.
+    let templates = talentcert::templates::Templates::load().unwrap();
+    let mailer = talentcert::notify::Mailer::new(templates, &app.address);
+    assert_eq!(
+        talentcert::assessment::exam::sweep(&db, &mailer)
+            .await
+            .unwrap(),
+        1
+    );
+    let result = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(result["status"], "graded");
+    assert_eq!(result["percent"], 75.0);
+    assert_eq!(result["passed"], true);
+}
+
+#[tokio::test]
+async fn concurrent_submits_yield_one_result() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let url = format!("/api/v1/attempts/{attempt_id}/submit");
+    let empty = json!({});
+    let (a, b, c) = tokio::join!(
+        app.post_json(&url, &learner, &empty),
+        app.post_json(&url, &learner, &empty),
+        app.post_json(&url, &learner, &empty)
+    );
+    let results = [json(a).await, json(b).await, json(c).await];
+    assert!(results.iter().all(|r| r == &results[0]), "{results:?}");
+    assert_eq!(
+        count(&app, "email_outbox WHERE kind = 'exam_result'").await,
+        1
+    );
+    let admin = app.token("admin").await;
+    assert_eq!(
+        json(app.get("/api/v1/audit?action=exam.finished", &admin).await).await["total"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn attempts_are_private_to_their_person_and_organization() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let question = attempt["questions"][0]["id"].as_i64().unwrap();
+    let hr = app.token("hr").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/attempts/{attempt_id}"), &hr)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        put_answer(&app, &hr, attempt_id, question, &json!(true))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &hr,
+            &json!({})
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    let platform = app.token("platform").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // HR of the same organization reads the result, not the key.
+    assert_eq!(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &hr)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &hr)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
