@@ -60,6 +60,7 @@ use crate::{assessment, audit, auth, catalog, error, health, notify, pagination}
         assessment::handlers::submit_attempt,
         assessment::handlers::get_result,
         assessment::handlers::review_attempt,
+        assessment::handlers::certification_statistics,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),

@@ -1155,3 +1155,163 @@ mod tests {
         assert_eq!(evidenced_level(4, 85.0, Some(&custom)), 3);
     }
 }
+
+/// The expected mark (share of full marks) of a random answer, where one is meaningful.
+pub fn random_guess(kind: &QuestionKind) -> Option<f64> {
+    match kind {
+        QuestionKind::MultipleChoice {
+            single: true,
+            choices,
+        } if !choices.is_empty() => Some(
+            choices
+                .iter()
+                .map(|c| c.weight.max(0.0) / 100.0)
+                .sum::<f64>()
+                / choices.len() as f64,
+        ),
+        QuestionKind::TrueFalse { .. } => Some(0.5),
+        QuestionKind::Matching { pairs, distractors } if !pairs.is_empty() => {
+            Some(1.0 / (pairs.len() + distractors.len()) as f64)
+        }
+        _ => None,
+    }
+}
+
+/// A question's figures with what identifies it for a trainer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionReport {
+    #[serde(flatten)]
+    pub figures: super::statistics::QuestionStatistics,
+    pub text: String,
+    pub competency: Option<String>,
+    pub difficulty: String,
+}
+
+/// A certification's statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatisticsReport {
+    pub certification_id: i64,
+    /// `organization` (your organization's attempts) or `all` (the platform's own view).
+    pub scope: &'static str,
+    pub test: super::statistics::TestStatistics,
+    pub questions: Vec<QuestionReport>,
+    /// Questions with problems, worst first.
+    pub item_health: Vec<QuestionReport>,
+}
+
+/// Statistics over the graded attempts of a certification: all of them for the owner of a
+/// platform certification's platform trainers, else the viewer's organization's only.
+pub async fn statistics(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    cert_id: i64,
+) -> AppResult<StatisticsReport> {
+    use super::statistics::{question_statistics, test_statistics, AttemptMarks, ItemMark};
+    let cert = visible_certification(db, viewer, cert_id).await?;
+    let all = cert.org_id == viewer.org_id;
+    let mut query = attempt::Entity::find()
+        .filter(attempt::Column::CertificationId.eq(cert.id))
+        .filter(attempt::Column::Status.eq("graded"));
+    if !all {
+        query = query.filter(attempt::Column::OrgId.eq(viewer.org_id));
+    }
+    let attempts = query.all(db).await?;
+    let ids: Vec<i64> = attempts.iter().map(|a| a.id).collect();
+    let rows = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.is_in(ids))
+        .all(db)
+        .await?;
+    let qids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.question_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let questions: HashMap<i64, question::Model> = question::Entity::find()
+        .filter(question::Column::Id.is_in(qids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|q| (q.id, q))
+        .collect();
+    let guesses: HashMap<i64, Option<f64>> = questions
+        .iter()
+        .map(|(id, q)| {
+            (
+                *id,
+                serde_json::from_value::<QuestionKind>(q.answer_data.clone())
+                    .ok()
+                    .and_then(|k| random_guess(&k)),
+            )
+        })
+        .collect();
+    let mut by_attempt: HashMap<i64, Vec<ItemMark>> = HashMap::new();
+    for r in &rows {
+        let Some(q) = questions.get(&r.question_id) else {
+            continue;
+        };
+        by_attempt.entry(r.attempt_id).or_default().push(ItemMark {
+            question: q.external_id.clone(),
+            cell: format!(
+                "{}/{}",
+                q.competency_id.clone().unwrap_or_default(),
+                q.difficulty
+            ),
+            mark: r.mark.unwrap_or(0.0),
+            max: r.max_mark,
+            random_guess: guesses.get(&q.id).copied().flatten(),
+        });
+    }
+    let marks: Vec<AttemptMarks> = attempts
+        .iter()
+        .map(|a| AttemptMarks {
+            total: a.score.unwrap_or(0.0),
+            items: by_attempt.remove(&a.id).unwrap_or_default(),
+        })
+        .collect();
+    let latest: HashMap<&str, &question::Model> = {
+        let mut m: HashMap<&str, &question::Model> = HashMap::new();
+        for q in questions.values() {
+            let e = m.entry(q.external_id.as_str()).or_insert(q);
+            if q.revision > e.revision {
+                *e = q;
+            }
+        }
+        m
+    };
+    let questions: Vec<QuestionReport> = question_statistics(&marks)
+        .into_iter()
+        .map(|figures| {
+            let q = latest.get(figures.question.as_str());
+            QuestionReport {
+                text: q.map(|q| q.text.clone()).unwrap_or_default(),
+                competency: q.and_then(|q| q.competency_id.clone()),
+                difficulty: q.map(|q| q.difficulty.clone()).unwrap_or_default(),
+                figures,
+            }
+        })
+        .collect();
+    let mut item_health: Vec<QuestionReport> = questions
+        .iter()
+        .filter(|q| !q.figures.problems.is_empty())
+        .map(|q| QuestionReport {
+            figures: q.figures.clone(),
+            text: q.text.clone(),
+            competency: q.competency.clone(),
+            difficulty: q.difficulty.clone(),
+        })
+        .collect();
+    item_health.sort_by(|a, b| {
+        a.figures
+            .discrimination
+            .unwrap_or(0.0)
+            .total_cmp(&b.figures.discrimination.unwrap_or(0.0))
+    });
+    Ok(StatisticsReport {
+        certification_id: cert.id,
+        scope: if all { "all" } else { "organization" },
+        test: test_statistics(&marks),
+        questions,
+        item_health,
+    })
+}

@@ -178,3 +178,21 @@ pub async fn review_attempt(
     let view = exam::review(&state.db, &viewer(&state, &user), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
+
+/// Item statistics of a certification (Moodle's quiz statistics definitions), over its graded
+/// attempts: your organization's, or all of them for the platform's own trainers.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    responses((status = 200, body = exam::StatisticsReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/certifications/{id}/statistics")]
+pub async fn certification_statistics(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let report = exam::statistics(&state.db, &viewer(&state, &trainer), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

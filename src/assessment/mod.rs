@@ -12,5 +12,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::save_answer)
         .service(handlers::submit_attempt)
         .service(handlers::get_result)
-        .service(handlers::review_attempt);
+        .service(handlers::review_attempt)
+        .service(handlers::certification_statistics);
 }
+pub mod statistics;

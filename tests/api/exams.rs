@@ -469,3 +469,83 @@ async fn attempts_are_private_to_their_person_and_organization() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn trainers_read_item_statistics_of_their_organization() {
+    let (app, _dir) = exam_app().await;
+    let trainer = app.token("trainer").await;
+    let admin = app.token("admin").await;
+    // Three learners sit the exam with different numbers of right answers.
+    for (i, right) in [4usize, 2, 0].into_iter().enumerate() {
+        let email = format!("stats{i}@demo.test");
+        let created = app
+            .post_json("/api/v1/users", &admin, &json!({"email": email, "display_name": "S", "roles": ["learner"], "password": "stats-password"}))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let token = app.token_for(&email, "stats-password").await;
+        let id = cert_id(&app, &token, "uo-open").await;
+        let attempt = json(
+            app.post_json(
+                &format!("/api/v1/certifications/{id}/attempts"),
+                &token,
+                &json!({}),
+            )
+            .await,
+        )
+        .await;
+        let attempt_id = attempt["id"].as_i64().unwrap();
+        let review = json(
+            app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+                .await,
+        )
+        .await;
+        for q in review["questions"].as_array().unwrap().iter().take(right) {
+            put_answer(
+                &app,
+                &token,
+                attempt_id,
+                q["id"].as_i64().unwrap(),
+                &q["correct_response"],
+            )
+            .await;
+        }
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &token,
+            &json!({}),
+        )
+        .await;
+    }
+    let learner = app.token("learner").await;
+    let id = cert_id(&app, &trainer, "uo-open").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/certifications/{id}/statistics"), &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let report = json(
+        app.get(&format!("/api/v1/certifications/{id}/statistics"), &trainer)
+            .await,
+    )
+    .await;
+    assert_eq!(report["scope"], "organization");
+    assert_eq!(report["test"]["attempts"], 3);
+    assert_eq!(report["test"]["mean"], 2.0);
+    assert_eq!(report["questions"].as_array().unwrap().len(), 4);
+    for q in report["questions"].as_array().unwrap() {
+        assert!(q["facility"].is_number() && q["text"].is_string(), "{q}");
+    }
+    // The platform's trainers see every organization's attempts; another organization none of ours.
+    let platform = app.token("platform").await;
+    let all = json(
+        app.get(
+            &format!("/api/v1/certifications/{id}/statistics"),
+            &platform,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(all["scope"], "all");
+    assert_eq!(all["test"]["attempts"], 3);
+}
