@@ -1315,3 +1315,129 @@ pub async fn statistics(
         item_health,
     })
 }
+
+/// Kinds of integrity signal an exam page may report.
+pub const EVENT_KINDS: [&str; 7] = [
+    "focus_lost",
+    "focus_back",
+    "visibility_hidden",
+    "fullscreen_exit",
+    "copy",
+    "paste",
+    "reload",
+];
+/// At most this many signals are recorded per attempt (a page in a loop cannot flood the log).
+pub const MAX_EVENTS: u64 = 500;
+
+/// Records an integrity signal of an open attempt in the audit log, for the trainers' review.
+pub async fn record_event(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    attempt_id: i64,
+    kind: &str,
+    detail: Option<String>,
+) -> AppResult<bool> {
+    let a = owned_attempt(db, viewer, attempt_id).await?;
+    if a.status != "open" {
+        return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
+    }
+    let recorded = crate::audit::entity::Entity::find()
+        .filter(crate::audit::entity::Column::Action.eq("exam.event"))
+        .filter(crate::audit::entity::Column::TargetId.eq(a.id.to_string()))
+        .count(db)
+        .await?;
+    if recorded >= MAX_EVENTS {
+        return Ok(false);
+    }
+    crate::audit::record(
+        db,
+        crate::audit::AuditEvent {
+            org_id: Some(a.org_id),
+            actor_user_id: Some(viewer.user_id),
+            action: "exam.event",
+            target_type: "attempt",
+            target_id: Some(a.id.to_string()),
+            after: Some(json!({"kind": kind, "detail": detail})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Flags or unflags a question of an open attempt (a note to self for the navigator).
+pub async fn set_flag(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    attempt_id: i64,
+    question_id: i64,
+    flagged: bool,
+) -> AppResult<()> {
+    let a = owned_attempt(db, viewer, attempt_id).await?;
+    if a.status != "open" {
+        return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
+    }
+    let updated = attempt_question::Entity::update_many()
+        .col_expr(attempt_question::Column::Flagged, Expr::value(flagged))
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .filter(attempt_question::Column::QuestionId.eq(question_id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+/// Extra time or attempts for one person.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub user_id: i64,
+    pub extra_minutes: i32,
+    pub extra_attempts: i32,
+    pub reason: String,
+}
+
+/// Grants an accommodation to a person of the granter's organization (HR or trainers), audited.
+pub async fn grant_accommodation(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    cert_id: i64,
+    grant: Grant,
+) -> AppResult<accommodation::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let cert = visible_certification(&txn, viewer, cert_id).await?;
+    let person = crate::auth::entities::user::Entity::find_by_id(grant.user_id)
+        .filter(crate::auth::entities::user::Column::OrgId.eq(viewer.org_id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let row = accommodation::ActiveModel {
+        id: NotSet,
+        org_id: Set(viewer.org_id),
+        user_id: Set(person.id),
+        certification_id: Set(cert.id),
+        extra_minutes: Set(grant.extra_minutes),
+        extra_attempts: Set(grant.extra_attempts),
+        reason: Set(grant.reason.clone()),
+        granted_by: Set(viewer.user_id),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(viewer.org_id),
+            actor_user_id: Some(viewer.user_id),
+            action: "exam.accommodation_granted",
+            target_type: "user",
+            target_id: Some(person.id.to_string()),
+            after: Some(json!({"certification": cert.code, "extra_minutes": grant.extra_minutes, "extra_attempts": grant.extra_attempts, "reason": grant.reason})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}

@@ -196,3 +196,165 @@ pub async fn certification_statistics(
     let report = exam::statistics(&state.db, &viewer(&state, &trainer), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// An integrity signal from the exam page.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptEvent {
+    /// focus_lost, focus_back, visibility_hidden, fullscreen_exit, copy, paste or reload.
+    pub kind: String,
+    /// A short note (at most 200 characters).
+    pub detail: Option<String>,
+}
+
+/// Records an integrity signal (focus lost, copy, paste…) of your open attempt; trainers see them
+/// in the audit log of the attempt. At most 500 per attempt are kept.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id")),
+    request_body = AttemptEvent,
+    responses(
+        (status = 204, description = "Recorded"), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/attempts/{id}/events")]
+pub async fn attempt_event(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: ApiJson<AttemptEvent>,
+) -> AppResult<HttpResponse> {
+    let event = body.0;
+    if !exam::EVENT_KINDS.contains(&event.kind.as_str()) {
+        return Err(AppError::field("kind", "validation.event_kind"));
+    }
+    let detail = event.detail.map(|d| d.chars().take(200).collect());
+    exam::record_event(
+        &state.db,
+        &viewer(&state, &user),
+        path.into_inner(),
+        &event.kind,
+        detail,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Flags (true) or unflags (false) a question of your open attempt.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id"), ("question_id" = i64, Path, description = "Question id")),
+    request_body(content = bool, description = "Flagged or not"),
+    responses((status = 204, description = "Saved"), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/attempts/{id}/flags/{question_id}")]
+pub async fn flag_question(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<Value>,
+) -> AppResult<HttpResponse> {
+    let (attempt_id, question_id) = path.into_inner();
+    let flagged = body
+        .0
+        .as_bool()
+        .ok_or_else(|| AppError::field("flagged", "validation.response_bool"))?;
+    exam::set_flag(
+        &state.db,
+        &viewer(&state, &user),
+        attempt_id,
+        question_id,
+        flagged,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Extra time or attempts for one person.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccommodationRequest {
+    pub user_id: i64,
+    /// 0-240 minutes.
+    #[serde(default)]
+    pub extra_minutes: i32,
+    /// 0-10 attempts.
+    #[serde(default)]
+    pub extra_attempts: i32,
+    pub reason: String,
+}
+
+/// An accommodation granted.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AccommodationView {
+    pub id: i64,
+    pub user_id: i64,
+    pub certification_id: i64,
+    pub extra_minutes: i32,
+    pub extra_attempts: i32,
+    pub reason: String,
+}
+
+/// Grants a person of your organization extra time or attempts at a certification (HR and
+/// trainers; audited).
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    request_body = AccommodationRequest,
+    responses((status = 201, body = AccommodationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/certifications/{id}/accommodations")]
+pub async fn grant_accommodation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: ApiJson<AccommodationRequest>,
+) -> AppResult<HttpResponse> {
+    if !(user.has(Role::Hr) || user.has(Role::Trainer)) {
+        return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
+    }
+    let b = body.0;
+    let mut issues = Vec::new();
+    if !(0..=240).contains(&b.extra_minutes) {
+        issues.push(crate::error::FieldIssue::new(
+            "extra_minutes",
+            Msg::new("validation.range").arg("min", 0).arg("max", 240),
+        ));
+    }
+    if !(0..=10).contains(&b.extra_attempts) {
+        issues.push(crate::error::FieldIssue::new(
+            "extra_attempts",
+            Msg::new("validation.range").arg("min", 0).arg("max", 10),
+        ));
+    }
+    if b.reason.trim().is_empty() || b.reason.chars().count() > 500 {
+        issues.push(crate::error::FieldIssue::new(
+            "reason",
+            Msg::new("validation.length").arg("min", 1).arg("max", 500),
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(AppError::Validation(issues));
+    }
+    let grant = exam::Grant {
+        user_id: b.user_id,
+        extra_minutes: b.extra_minutes,
+        extra_attempts: b.extra_attempts,
+        reason: b.reason.trim().to_string(),
+    };
+    let row =
+        exam::grant_accommodation(&state.db, &viewer(&state, &user), path.into_inner(), grant)
+            .await?;
+    Ok(HttpResponse::Created().json(AccommodationView {
+        id: row.id,
+        user_id: row.user_id,
+        certification_id: row.certification_id,
+        extra_minutes: row.extra_minutes,
+        extra_attempts: row.extra_attempts,
+        reason: row.reason,
+    }))
+}

@@ -13,6 +13,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::submit_attempt)
         .service(handlers::get_result)
         .service(handlers::review_attempt)
-        .service(handlers::certification_statistics);
+        .service(handlers::certification_statistics)
+        .service(handlers::attempt_event)
+        .service(handlers::flag_question)
+        .service(handlers::grant_accommodation);
 }
 pub mod statistics;

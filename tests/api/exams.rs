@@ -549,3 +549,122 @@ async fn trainers_read_item_statistics_of_their_organization() {
     assert_eq!(all["scope"], "all");
     assert_eq!(all["test"]["attempts"], 3);
 }
+
+#[tokio::test]
+async fn events_flags_and_accommodations() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let first = attempt["questions"][0]["id"].as_i64().unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(attempt["deadline_at"].as_str().unwrap()).unwrap();
+    let started =
+        chrono::DateTime::parse_from_rfc3339(attempt["started_at"].as_str().unwrap()).unwrap();
+    assert_eq!((deadline - started).num_minutes(), 30);
+
+    let event = app
+        .post_json(
+            &format!("/api/v1/attempts/{attempt_id}/events"),
+            &learner,
+            &json!({"kind": "focus_lost", "detail": "tab switched"}),
+        )
+        .await;
+    assert_eq!(event.status(), StatusCode::NO_CONTENT);
+    let bad = app
+        .post_json(
+            &format!("/api/v1/attempts/{attempt_id}/events"),
+            &learner,
+            &json!({"kind": "hacking"}),
+        )
+        .await;
+    assert_eq!(problem_fields(&json(bad).await), vec!["kind"]);
+    let flag = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/attempts/{attempt_id}/flags/{first}"),
+            &learner,
+            &json!(true),
+        )
+        .await;
+    assert_eq!(flag.status(), StatusCode::NO_CONTENT);
+    let view = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(view["questions"][0]["flagged"], true);
+    let admin = app.token("admin").await;
+    let audit = json(app.get("/api/v1/audit?action=exam.event", &admin).await).await;
+    assert_eq!(audit["items"][0]["after"]["kind"], "focus_lost");
+    app.post_json(
+        &format!("/api/v1/attempts/{attempt_id}/submit"),
+        &learner,
+        &json!({}),
+    )
+    .await;
+
+    // Out of the cool-down's way: HR grants an extra attempt and time; the cool-down still holds.
+    let hr = app.token("hr").await;
+    let me = json(app.get("/api/v1/me", &learner).await).await;
+    let learner_id = me["id"].as_i64().unwrap();
+    let refused = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/accommodations"),
+            &learner,
+            &json!({"user_id": learner_id, "extra_minutes": 15, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let invalid = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/accommodations"),
+            &hr,
+            &json!({"user_id": learner_id, "extra_minutes": 999, "reason": ""}),
+        )
+        .await;
+    let mut fields = problem_fields(&json(invalid).await);
+    fields.sort();
+    assert_eq!(fields, vec!["extra_minutes", "reason"]);
+    let granted = app.post_json(&format!("/api/v1/certifications/{id}/accommodations"), &hr, &json!({"user_id": learner_id, "extra_minutes": 15, "extra_attempts": 1, "reason": "Dyslexia: extra reading time"})).await;
+    assert_eq!(granted.status(), StatusCode::CREATED);
+    let platform = app.token("platform").await;
+    let foreign = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/accommodations"),
+            &platform,
+            &json!({"user_id": learner_id, "extra_minutes": 15, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(
+        foreign.status(),
+        StatusCode::NOT_FOUND,
+        "another organization's person is not found"
+    );
+    let certs = json(app.get("/api/v1/certifications", &learner).await).await;
+    let open = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-open")
+        .unwrap()
+        .clone();
+    assert_eq!(open["max_attempts"], 3);
+    assert_eq!(
+        json(
+            app.get("/api/v1/audit?action=exam.accommodation_granted", &admin)
+                .await
+        )
+        .await["total"],
+        1
+    );
+}
