@@ -32,6 +32,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/lesson_editor.html"),
     ),
     (
+        "certifications.html",
+        include_str!("../templates/certifications.html"),
+    ),
+    ("exam.html", include_str!("../templates/exam.html")),
+    ("result.html", include_str!("../templates/result.html")),
+    (
         "admin_outbox.html",
         include_str!("../templates/admin_outbox.html"),
     ),

@@ -520,6 +520,8 @@ pub struct AttemptQuestionView {
     /// The saved response, in the form of the answer PUT.
     #[schema(value_type = Object)]
     pub response: Option<Value>,
+    /// Whether a response is saved.
+    pub answered: bool,
     pub flagged: bool,
 }
 
@@ -601,6 +603,7 @@ pub async fn attempt_view(
             text: q.text.clone(),
             answer: grading::present(&kind, &order),
             response: r.response.clone(),
+            answered: r.response.is_some(),
             flagged: r.flagged,
         });
     }

@@ -17,5 +17,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::attempt_event)
         .service(handlers::flag_question)
         .service(handlers::grant_accommodation);
+    pages::routes(cfg);
 }
+pub mod pages;
 pub mod statistics;

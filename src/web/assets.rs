@@ -7,6 +7,10 @@ use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = include_str!("../../static/app.css");
 const FAVICON: &str = include_str!("../../static/favicon.svg");
+const EXAM_SCRIPT: &str = include_str!("../../static/exam.js");
+
+static EXAM_SCRIPT_VERSION: LazyLock<String> =
+    LazyLock::new(|| hex::encode(&Sha256::digest(EXAM_SCRIPT.as_bytes())[..6]));
 
 static STYLESHEET_VERSION: LazyLock<String> =
     LazyLock::new(|| hex::encode(&Sha256::digest(STYLESHEET.as_bytes())[..6]));
@@ -48,4 +52,24 @@ pub async fn stylesheet(req: HttpRequest) -> HttpResponse {
 #[get("/favicon.svg")]
 pub async fn favicon(req: HttpRequest) -> HttpResponse {
     cached(&req, "image/svg+xml", FAVICON, "favicon-1")
+}
+
+/// The exam page's script.
+#[get("/static/exam.js")]
+pub async fn exam_script(req: HttpRequest) -> HttpResponse {
+    // Revalidated on each load (the page links it without a version), answered 304 when unchanged.
+    let etag = format!("\"{}\"", *EXAM_SCRIPT_VERSION);
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return HttpResponse::NotModified().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::ETAG, etag))
+        .body(EXAM_SCRIPT)
 }

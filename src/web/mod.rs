@@ -206,6 +206,11 @@ fn navigation(user: &CurrentUser, path: &str) -> Vec<NavItem> {
             label_key: "nav.learning",
             active: path.starts_with("/learning"),
         },
+        NavItem {
+            href: "/certifications",
+            label_key: "nav.certifications",
+            active: path.starts_with("/certifications") || path.starts_with("/exams"),
+        },
     ];
     if user.has(Role::Trainer) {
         items.push(NavItem {

@@ -371,7 +371,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin_outbox)
         .service(admin_outbox_retry)
         .service(super::assets::stylesheet)
-        .service(super::assets::favicon);
+        .service(super::assets::favicon)
+        .service(super::assets::exam_script);
 }
 
 #[derive(Serialize)]

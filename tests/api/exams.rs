@@ -668,3 +668,193 @@ async fn events_flags_and_accommodations() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_exam_pages_work_without_scripts() {
+    let (app, _dir) = exam_app().await;
+    let (client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let list = client
+        .get(app.url("/certifications"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("UO Open") && list.contains("Complete first: uo-101"),
+        "{list}"
+    );
+    let csrf = crate::pages::csrf_of(&list);
+    let learner = app.token("learner").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let started = client
+        .post(app.url(&format!("/certifications/{id}/start")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let exam_url = started.headers()["location"].to_str().unwrap().to_string();
+    let attempt_id: i64 = exam_url.rsplit('/').next().unwrap().parse().unwrap();
+    let page = client
+        .get(app.url(&exam_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Question 1 of 4") && page.contains("/static/exam.js"),
+        "{page}"
+    );
+    for leak in ["weight", "feedback", ">yes<", "correct_response"] {
+        assert!(!page.contains(leak), "{leak} leaks");
+    }
+    // Answer everything through the form, as a browser without scripts would.
+    let trainer = app.token("trainer").await;
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    let mut fields: Vec<(String, String)> = vec![
+        ("csrf_token".into(), csrf.clone()),
+        ("action".into(), "save".into()),
+    ];
+    for q in review["questions"].as_array().unwrap() {
+        let name = format!("q{}", q["id"]);
+        match &q["correct_response"] {
+            Value::Bool(b) => fields.push((name, b.to_string())),
+            Value::String(s) => fields.push((name, s.clone())),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let saved = client
+        .post(app.url(&format!("/exams/{attempt_id}/save")))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let view = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(view["answered"], 4);
+    let submit = client
+        .post(app.url(&format!("/exams/{attempt_id}/save")))
+        .form(&[("csrf_token", csrf.as_str()), ("action", "submit")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        submit.headers()["location"],
+        format!("/exams/{attempt_id}/result")
+    );
+    let result = client
+        .get(app.url(&format!("/exams/{attempt_id}/result")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        result.contains("Passed") && result.contains("RFM"),
+        "{result}"
+    );
+    // The exam page of a finished attempt leads to its result.
+    let closed = client.get(app.url(&exam_url)).send().await.unwrap();
+    assert_eq!(closed.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_demo_learner_can_sit_a_shipped_certification_at_once() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::fresh().await,
+        crate::helpers::AppOptions {
+            content: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let learner = app.token("learner").await;
+    let certs = json(app.get("/api/v1/certifications", &learner).await).await;
+    let open: Vec<&Value> = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["can_start"] == true)
+        .collect();
+    assert!(!open.is_empty(), "no certification open to a new learner");
+    let id = open[0]["id"].as_i64().unwrap();
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let types: std::collections::BTreeSet<String> = attempt["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["answer"]["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        types.len() >= 4,
+        "a shipped exam mixes question types: {types:?}"
+    );
+    // Every kind of question renders on the exam page, and every correct response earns full marks.
+    let (client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let page = client
+        .get(app.url(&format!("/exams/{attempt_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let trainer = app.token("trainer").await;
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    for q in review["questions"].as_array().unwrap() {
+        let saved = put_answer(
+            &app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+        assert_eq!(saved.status(), StatusCode::NO_CONTENT, "{q}");
+    }
+    let page = client
+        .get(app.url(&format!("/exams/{attempt_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "renders with every kind of saved answer"
+    );
+    let result = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["percent"], 100.0);
+    assert_eq!(result["passed"], true);
+}
