@@ -153,7 +153,7 @@ fn responses_from_form(attempt: &AttemptView, fields: &[(String, String)]) -> Ve
                             .map(|v| (i.id.clone(), json!(v)))
                     })
                     .collect();
-                (!map.is_empty()).then(|| Value::Object(map))
+                (!map.is_empty()).then_some(Value::Object(map))
             }
             Presentation::Description => None,
         };
