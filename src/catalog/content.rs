@@ -769,6 +769,24 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
             }
         }
     }
+    // What the published banks hold per (competency, difficulty), for the blueprints.
+    let mut available: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for c in catalog
+        .courses
+        .iter()
+        .filter(|c| c.spec.status == "published")
+    {
+        for q in &c.questions {
+            if matches!(q.kind, QuestionKind::Description) {
+                continue;
+            }
+            if let (Some(comp), Some(diff)) = (q.tag("competency"), q.tag("difficulty")) {
+                *available
+                    .entry((comp.to_string(), diff.to_string()))
+                    .or_default() += 1;
+            }
+        }
+    }
     let mut cert_codes = BTreeSet::new();
     for cert in &catalog.certifications {
         let f = &cert.file;
@@ -860,12 +878,26 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
             loader.err(f, None, "the blueprint has no [[blueprint]] sections");
         }
         for b in &s.blueprint {
+            let at = line(f, &format!("\"{}\"", b.competency));
             if !competencies.contains_key(&b.competency) {
-                loader.err(
-                    f,
-                    line(f, &format!("\"{}\"", b.competency)),
-                    format!("unknown competency id {:?}", b.competency),
-                );
+                loader.err(f, at, format!("unknown competency id {:?}", b.competency));
+                continue;
+            }
+            for (difficulty, n) in [("easy", b.easy), ("medium", b.medium), ("hard", b.hard)] {
+                let have = available
+                    .get(&(b.competency.clone(), difficulty.to_string()))
+                    .copied()
+                    .unwrap_or(0);
+                if n > have {
+                    loader.err(
+                        f,
+                        at,
+                        format!(
+                            "the banks cannot fill this blueprint: {} {difficulty} draws {n} and the published banks hold {have}",
+                            b.competency
+                        ),
+                    );
+                }
             }
         }
     }

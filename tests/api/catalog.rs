@@ -951,3 +951,86 @@ async fn page_edits_export_back_to_files_and_import_cleanly() {
     assert!(summary.conflicts.is_empty(), "{summary:?}");
     assert_eq!(summary.courses_updated, 0, "{summary:?}");
 }
+
+#[tokio::test]
+async fn a_blueprint_the_banks_cannot_fill_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    write(dir.path(), "certifications/too-big.toml",
+        "code = \"too-big\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"T\"\ntitle_zh = \"T\"\nvalidity_months = 24\npass_percent = 70\nexcellent_percent = 90\nmax_attempts = 3\ncooldown_hours = 24\ntime_limit_minutes = 45\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"none\"\n\n[[blueprint]]\ncompetency = \"uo-rfm\"\nhard = 3\n");
+    let Err(errors) = talentcert::catalog::content::load(dir.path()) else {
+        panic!("should fail")
+    };
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        all.iter().any(|e| e.contains("certifications/too-big.toml")
+            && e.contains("uo-rfm hard draws 3 and the published banks hold 0")),
+        "{all:?}"
+    );
+}
+
+#[tokio::test]
+async fn answers_survive_a_restart_mid_attempt() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    write(dir.path(), "certifications/uo-open.toml",
+        "code = \"uo-open\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"UO Open\"\ntitle_zh = \"开放\"\nvalidity_months = 24\npass_percent = 70\nexcellent_percent = 90\nmax_attempts = 2\ncooldown_hours = 24\ntime_limit_minutes = 30\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"none\"\n\n[[blueprint]]\ncompetency = \"uo-rfm\"\neasy = 1\nmedium = 1\n");
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let learner = app.token("learner").await;
+    let certs = json(app.get("/api/v1/certifications", &learner).await).await;
+    let id = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-open")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let q = &attempt["questions"][0];
+    let answer = match q["answer"]["type"].as_str().unwrap() {
+        "true_false" => json!(true),
+        _ => json!("o1"),
+    };
+    let saved = app
+        .send_json(
+            Method::PUT,
+            &format!("/api/v1/attempts/{attempt_id}/answers/{}", q["id"]),
+            &learner,
+            &answer,
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::NO_CONTENT);
+    let db = app.stop().await;
+    let again = spawn_app_with(db, AppOptions::default()).await;
+    let view = json(
+        again
+            .get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(view["status"], "open");
+    assert_eq!(
+        view["questions"][0]["response"], answer,
+        "an acknowledged answer is kept"
+    );
+    let resumed = again
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resumed.status(), StatusCode::OK);
+    assert_eq!(json(resumed).await["id"], attempt_id);
+}
