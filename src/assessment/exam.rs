@@ -739,9 +739,6 @@ pub async fn finalize(
         .collect();
     let now = Utc::now();
     let abandoned = reason == "timeout" && r.on_timeout == "abandon";
-    let mut pending = false;
-    let mut per_competency: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let mut score = 0.0;
     let mut hasher = Sha256::new();
     for row in &rows {
         let Some(q) = questions.get(&row.question_id) else {
@@ -761,20 +758,96 @@ pub async fn finalize(
         } else {
             grading::fraction(&kind, row.response.as_ref()).map(|f| f * row.max_mark)
         };
-        match mark {
-            Some(m) => score += m,
-            None => pending = true,
-        }
-        let entry = per_competency
-            .entry(q.competency_id.clone().unwrap_or_default())
-            .or_default();
-        entry.0 += mark.unwrap_or(0.0);
-        entry.1 += row.max_mark;
         attempt_question::Entity::update_many()
             .col_expr(attempt_question::Column::Mark, Expr::value(mark))
             .filter(attempt_question::Column::Id.eq(row.id))
             .exec(&txn)
             .await?;
+    }
+    let mut active = a.clone().into_active_model();
+    active.finished_at = Set(Some(now));
+    active.receipt = Set(Some(hex::encode(hasher.finalize())));
+    active.finish_reason = Set(Some(if abandoned {
+        "abandoned".into()
+    } else {
+        reason.to_string()
+    }));
+    active.update(&txn).await?;
+    let outcome = settle(&txn, mailer, attempt_id, abandoned).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(a.org_id),
+            actor_user_id: Some(a.user_id),
+            action: "exam.finished",
+            target_type: "attempt",
+            target_id: Some(a.id.to_string()),
+            after: Some(json!({"reason": reason, "status": outcome.status, "score": outcome.score, "percent": outcome.percent, "passed": outcome.passed})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// An attempt's totals after [`settle`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Outcome {
+    pub status: &'static str,
+    pub score: f64,
+    pub percent: f64,
+    pub passed: Option<bool>,
+}
+
+/// Computes an attempt's totals from its stored marks: score, per-competency results, pass or
+/// fail (none while an essay awaits its mark). When final, records the competency evidence and
+/// queues the result email (one per outcome).
+pub async fn settle<C: ConnectionTrait>(
+    conn: &C,
+    mailer: &Mailer,
+    attempt_id: i64,
+    abandoned: bool,
+) -> AppResult<Outcome> {
+    let a = attempt::Entity::find_by_id(attempt_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let cert = certification::Entity::find_by_id(a.certification_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let r = rules(&cert)?;
+    let rows = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .all(conn)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+    let competency_of: HashMap<i64, String> = question::Entity::find()
+        .filter(question::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|q| (q.id, q.competency_id.unwrap_or_default()))
+        .collect();
+    let mut per_competency: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut score = 0.0;
+    let mut pending = false;
+    for row in &rows {
+        match row.mark {
+            Some(m) => score += m,
+            None => pending = true,
+        }
+        let entry = per_competency
+            .entry(
+                competency_of
+                    .get(&row.question_id)
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+            .or_default();
+        entry.0 += row.mark.unwrap_or(0.0);
+        entry.1 += row.max_mark;
     }
     let percent = if a.max_score > 0.0 {
         score / a.max_score * 100.0
@@ -803,21 +876,21 @@ pub async fn finalize(
     } else {
         "graded"
     };
+    let now = Utc::now();
     let mut active = a.clone().into_active_model();
     active.status = Set(status.into());
-    active.finished_at = Set(Some(now));
     active.score = Set(Some(score));
     active.percent = Set(Some(percent));
     active.passed = Set(passed);
     active.competencies = Set(Some(json!(competencies)));
-    active.receipt = Set(Some(hex::encode(hasher.finalize())));
-    active.finish_reason = Set(Some(if abandoned {
-        "abandoned".into()
-    } else {
-        reason.to_string()
-    }));
-    let a = active.update(&txn).await?;
+    let a = active.update(conn).await?;
     if !pending && !abandoned {
+        // The evidence of this attempt is its latest outcome (a regrade replaces it).
+        evidence::Entity::delete_many()
+            .filter(evidence::Column::Source.eq("exam"))
+            .filter(evidence::Column::SourceId.eq(a.id))
+            .exec(conn)
+            .await?;
         for c in &competencies {
             evidence::ActiveModel {
                 id: NotSet,
@@ -831,12 +904,12 @@ pub async fn finalize(
                 recorded_by: Set(None),
                 recorded_at: Set(now),
             }
-            .insert(&txn)
+            .insert(conn)
             .await?;
         }
     }
     if let Some(user) = crate::auth::entities::user::Entity::find_by_id(a.user_id)
-        .one(&txn)
+        .one(conn)
         .await?
     {
         let lang = crate::i18n::Lang::from_tag(&user.language).unwrap_or_default();
@@ -858,31 +931,20 @@ pub async fn finalize(
             name: user.display_name,
             lang,
         };
+        let key = match passed {
+            Some(p) => format!("exam-result:{}:{p}", a.id),
+            None => format!("exam-result:{}:pending", a.id),
+        };
         mailer
-            .enqueue(
-                &txn,
-                Some(a.org_id),
-                &format!("exam-result:{}", a.id),
-                &recipient,
-                &content,
-            )
+            .enqueue(conn, Some(a.org_id), &key, &recipient, &content)
             .await?;
     }
-    crate::audit::record(
-        &txn,
-        crate::audit::AuditEvent {
-            org_id: Some(a.org_id),
-            actor_user_id: Some(a.user_id),
-            action: "exam.finished",
-            target_type: "attempt",
-            target_id: Some(a.id.to_string()),
-            after: Some(json!({"reason": reason, "status": status, "score": score, "percent": percent, "passed": passed})),
-            ..Default::default()
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    Ok(Outcome {
+        status,
+        score,
+        percent,
+        passed,
+    })
 }
 
 /// Grades a person's attempts whose time is over.
@@ -1443,4 +1505,260 @@ pub async fn grant_accommodation(
     .await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// An answer waiting for a trainer's mark.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GradingItem {
+    pub attempt_id: i64,
+    pub question_id: i64,
+    pub certification_title: String,
+    pub learner: String,
+    pub question: String,
+    #[schema(value_type = Object)]
+    pub response: Option<Value>,
+    pub max_mark: f64,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Essay answers of the viewer's organization waiting for a mark, oldest first.
+pub async fn grading_queue(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+) -> AppResult<Vec<GradingItem>> {
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::OrgId.eq(viewer.org_id))
+        .filter(attempt::Column::Status.eq("pending"))
+        .order_by_asc(attempt::Column::FinishedAt)
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for a in attempts {
+        let cert = certification::Entity::find_by_id(a.certification_id)
+            .one(db)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let learner = crate::auth::entities::user::Entity::find_by_id(a.user_id)
+            .one(db)
+            .await?
+            .map(|u| u.display_name)
+            .unwrap_or_default();
+        let rows = attempt_question::Entity::find()
+            .filter(attempt_question::Column::AttemptId.eq(a.id))
+            .filter(attempt_question::Column::Mark.is_null())
+            .all(db)
+            .await?;
+        for row in rows {
+            let text = question::Entity::find_by_id(row.question_id)
+                .one(db)
+                .await?
+                .map(|q| q.text)
+                .unwrap_or_default();
+            out.push(GradingItem {
+                attempt_id: a.id,
+                question_id: row.question_id,
+                certification_title: cert.title.clone(),
+                learner: learner.clone(),
+                question: text,
+                response: row.response,
+                max_mark: row.max_mark,
+                finished_at: a.finished_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Marks an essay answer (trainers of the attempt's organization); when the last one is marked
+/// the attempt's result becomes final. Audited.
+pub async fn grade_answer(
+    db: &DatabaseConnection,
+    mailer: &Mailer,
+    viewer: &Viewer,
+    attempt_id: i64,
+    question_id: i64,
+    mark: f64,
+    comment: Option<String>,
+) -> AppResult<Outcome> {
+    let txn = crate::db::begin_write(db).await?;
+    let a = attempt::Entity::find_by_id(attempt_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if a.org_id != viewer.org_id {
+        return Err(AppError::NotFound);
+    }
+    if a.status != "pending" && a.status != "graded" {
+        return Err(AppError::Conflict(Msg::new("error.attempt_not_gradable")));
+    }
+    let row = attempt_question::Entity::find()
+        .filter(attempt_question::Column::AttemptId.eq(a.id))
+        .filter(attempt_question::Column::QuestionId.eq(question_id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !(0.0..=row.max_mark).contains(&mark) || !mark.is_finite() {
+        return Err(AppError::Validation(vec![crate::error::FieldIssue::new(
+            "mark",
+            Msg::new("validation.range")
+                .arg("min", 0)
+                .arg("max", row.max_mark),
+        )]));
+    }
+    let before = row.mark;
+    let mut active = row.into_active_model();
+    active.mark = Set(Some(mark));
+    active.graded_by = Set(Some(viewer.user_id));
+    active.comment = Set(comment);
+    active.update(&txn).await?;
+    let outcome = settle(&txn, mailer, a.id, false).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(a.org_id),
+            actor_user_id: Some(viewer.user_id),
+            action: "exam.graded",
+            target_type: "attempt",
+            target_id: Some(a.id.to_string()),
+            before: Some(json!({"question": question_id, "mark": before})),
+            after: Some(json!({"question": question_id, "mark": mark, "status": outcome.status, "passed": outcome.passed})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// One attempt a regrade changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegradeChange {
+    pub attempt_id: i64,
+    pub user_id: i64,
+    pub old_mark: Option<f64>,
+    pub new_mark: Option<f64>,
+    pub old_passed: Option<bool>,
+    pub new_passed: Option<bool>,
+}
+
+/// What a regrade did (or, in a dry run, would do).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegradeReport {
+    pub dry_run: bool,
+    pub question: String,
+    pub attempts_checked: usize,
+    pub changes: Vec<RegradeChange>,
+}
+
+/// Regrades every finished attempt that drew any revision of a question with the question's
+/// current key. A dry run lists every change of mark and of pass/fail and writes nothing. Only
+/// the editors of the question's course may regrade (so a platform question is the platform's
+/// decision); only attempts the editor's organization may see are touched. Audited with reason.
+pub async fn regrade(
+    db: &DatabaseConnection,
+    mailer: &Mailer,
+    viewer: &Viewer,
+    course_id: i64,
+    external_id: &str,
+    reason: &str,
+    dry_run: bool,
+) -> AppResult<RegradeReport> {
+    let txn = crate::db::begin_write(db).await?;
+    crate::catalog::service::editable_course(&txn, viewer, course_id).await?;
+    let revisions = question::Entity::find()
+        .filter(question::Column::CourseId.eq(course_id))
+        .filter(question::Column::ExternalId.eq(external_id))
+        .all(&txn)
+        .await?;
+    let current = revisions
+        .iter()
+        .find(|q| q.is_current)
+        .ok_or(AppError::NotFound)?;
+    let kind: QuestionKind =
+        serde_json::from_value(current.answer_data.clone()).map_err(AppError::internal)?;
+    let ids: Vec<i64> = revisions.iter().map(|q| q.id).collect();
+    let rows = attempt_question::Entity::find()
+        .filter(attempt_question::Column::QuestionId.is_in(ids))
+        .all(&txn)
+        .await?;
+    let attempt_ids: Vec<i64> = rows.iter().map(|r| r.attempt_id).collect();
+    let mut scope = attempt::Entity::find()
+        .filter(attempt::Column::Id.is_in(attempt_ids))
+        .filter(attempt::Column::Status.is_in(["graded", "pending"]));
+    if viewer.org_id != viewer.platform_org_id {
+        scope = scope.filter(attempt::Column::OrgId.eq(viewer.org_id));
+    }
+    let attempts: HashMap<i64, attempt::Model> = scope
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let mut changes = Vec::new();
+    for row in rows.iter().filter(|r| attempts.contains_key(&r.attempt_id)) {
+        let new_mark = grading::fraction(&kind, row.response.as_ref()).map(|f| f * row.max_mark);
+        // An essay keeps the mark a person gave it.
+        if matches!(kind, QuestionKind::Essay) || new_mark == row.mark {
+            continue;
+        }
+        let Some(a) = attempts.get(&row.attempt_id) else {
+            continue;
+        };
+        let old_passed = a.passed;
+        let mut new_passed = old_passed;
+        if !dry_run {
+            attempt_question::Entity::update_many()
+                .col_expr(attempt_question::Column::Mark, Expr::value(new_mark))
+                .filter(attempt_question::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+            new_passed = settle(&txn, mailer, a.id, false).await?.passed;
+        } else {
+            let r = rules(
+                &certification::Entity::find_by_id(a.certification_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or(AppError::NotFound)?,
+            )?;
+            let score = a.score.unwrap_or(0.0) - row.mark.unwrap_or(0.0) + new_mark.unwrap_or(0.0);
+            let percent = if a.max_score > 0.0 {
+                score / a.max_score * 100.0
+            } else {
+                0.0
+            };
+            if a.status == "graded" {
+                new_passed = Some(percent + 1e-9 >= r.pass_percent);
+            }
+        }
+        changes.push(RegradeChange {
+            attempt_id: a.id,
+            user_id: a.user_id,
+            old_mark: row.mark,
+            new_mark,
+            old_passed,
+            new_passed,
+        });
+    }
+    if !dry_run {
+        crate::audit::record(
+            &txn,
+            crate::audit::AuditEvent {
+                org_id: Some(viewer.org_id),
+                actor_user_id: Some(viewer.user_id),
+                action: "exam.regraded",
+                target_type: "question",
+                target_id: Some(external_id.to_string()),
+                after: Some(json!({"reason": reason, "changes": changes})),
+                ..Default::default()
+            },
+        )
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(RegradeReport {
+        dry_run,
+        question: external_id.to_string(),
+        attempts_checked: attempts.len(),
+        changes,
+    })
 }

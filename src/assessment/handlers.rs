@@ -358,3 +358,107 @@ pub async fn grant_accommodation(
         reason: row.reason,
     }))
 }
+
+/// Essay answers of your organization waiting for a mark (trainers).
+#[utoipa::path(
+    tag = "exams",
+    responses((status = 200, body = Page<exam::GradingItem>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/grading")]
+pub async fn grading_queue(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+) -> AppResult<HttpResponse> {
+    let items = exam::grading_queue(&state.db, &viewer(&state, &trainer)).await?;
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+/// A trainer's mark for an answer.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradeRequest {
+    /// 0 to the question's maximum mark.
+    pub mark: f64,
+    pub comment: Option<String>,
+}
+
+/// Marks an answer (an essay, or corrects a mark); the result becomes final when no answer is
+/// left unmarked. Audited.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Attempt id"), ("question_id" = i64, Path, description = "Question id")),
+    request_body = GradeRequest,
+    responses((status = 200, body = exam::Outcome), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/attempts/{id}/grades/{question_id}")]
+pub async fn grade_answer(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<GradeRequest>,
+) -> AppResult<HttpResponse> {
+    let (attempt_id, question_id) = path.into_inner();
+    let b = body.0;
+    let comment = b.comment.map(|c| c.chars().take(2000).collect());
+    let outcome = exam::grade_answer(
+        &state.db,
+        &state.mailer,
+        &viewer(&state, &trainer),
+        attempt_id,
+        question_id,
+        b.mark,
+        comment,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// A regrade request.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegradeRequest {
+    /// Why (kept in the audit log).
+    pub reason: String,
+    /// List the changes without writing them. Default: true.
+    pub dry_run: Option<bool>,
+}
+
+/// Regrades the attempts that drew a question with its current key (correct the key first by
+/// saving the bank): a dry run lists every change of mark and pass/fail; then the regrade. Audited.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Course id"), ("external_id" = String, Path, description = "The question's GIFT id")),
+    request_body = RegradeRequest,
+    responses((status = 200, body = exam::RegradeReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/courses/{id}/questions/{external_id}/regrade")]
+pub async fn regrade(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    path: web::Path<(i64, String)>,
+    body: ApiJson<RegradeRequest>,
+) -> AppResult<HttpResponse> {
+    let (course_id, external_id) = path.into_inner();
+    let b = body.0;
+    if b.reason.trim().is_empty() || b.reason.chars().count() > 500 {
+        return Err(AppError::Validation(vec![crate::error::FieldIssue::new(
+            "reason",
+            Msg::new("validation.length").arg("min", 1).arg("max", 500),
+        )]));
+    }
+    let report = exam::regrade(
+        &state.db,
+        &state.mailer,
+        &viewer(&state, &trainer),
+        course_id,
+        &external_id,
+        b.reason.trim(),
+        b.dry_run.unwrap_or(true),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

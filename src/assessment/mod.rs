@@ -16,7 +16,10 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::certification_statistics)
         .service(handlers::attempt_event)
         .service(handlers::flag_question)
-        .service(handlers::grant_accommodation);
+        .service(handlers::grant_accommodation)
+        .service(handlers::grading_queue)
+        .service(handlers::grade_answer)
+        .service(handlers::regrade);
     pages::routes(cfg);
 }
 pub mod pages;

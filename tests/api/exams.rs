@@ -858,3 +858,228 @@ async fn the_demo_learner_can_sit_a_shipped_certification_at_once() {
     assert_eq!(result["percent"], 100.0);
     assert_eq!(result["passed"], true);
 }
+
+#[tokio::test]
+async fn essays_wait_for_a_trainer_and_the_result_becomes_final() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    let bank = std::fs::read_to_string(dir.path().join("courses/uo-102/questions.gift")).unwrap();
+    write(dir.path(), "courses/uo-102/questions.gift", &format!("{bank}\n// [id:uo-102-q03] [tag:competency=uo-churn] [tag:difficulty=hard]\n::uo-102-q03:: Describe your win-back plan for lapsed members. {{}}\n"));
+    write(dir.path(), "certifications/uo-essay.toml",
+        "code = \"uo-essay\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"Essay\"\ntitle_zh = \"问答\"\nvalidity_months = 24\npass_percent = 50\nexcellent_percent = 90\nmax_attempts = 2\ncooldown_hours = 1\ntime_limit_minutes = 30\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"none\"\n\n[[blueprint]]\ncompetency = \"uo-churn\"\nhard = 1\n");
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let learner = app.token("learner").await;
+    let id = cert_id(&app, &learner, "uo-essay").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let q = attempt["questions"][0]["id"].as_i64().unwrap();
+    assert_eq!(attempt["questions"][0]["answer"]["type"], "essay");
+    put_answer(
+        &app,
+        &learner,
+        attempt_id,
+        q,
+        &json!("Segment by last purchase, call the top tier, send the rest a tiered offer."),
+    )
+    .await;
+    let result = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["status"], "pending");
+    assert!(
+        result["passed"].is_null(),
+        "pass or fail waits for the essay"
+    );
+    let trainer = app.token("trainer").await;
+    let queue = json(app.get("/api/v1/grading", &trainer).await).await;
+    assert_eq!(queue["total"], 1);
+    assert_eq!(queue["items"][0]["learner"], "Li Na");
+    let bad = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/attempts/{attempt_id}/grades/{q}"),
+            &trainer,
+            &json!({"mark": 5}),
+        )
+        .await;
+    assert_eq!(problem_fields(&json(bad).await), vec!["mark"]);
+    let graded = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/attempts/{attempt_id}/grades/{q}"),
+            &trainer,
+            &json!({"mark": 0.8, "comment": "Clear tiers."}),
+        )
+        .await;
+    assert_eq!(graded.status(), StatusCode::OK);
+    let outcome = json(graded).await;
+    assert_eq!(outcome["status"], "graded");
+    assert_eq!(outcome["passed"], true);
+    assert_eq!(
+        json(app.get("/api/v1/grading", &trainer).await).await["total"],
+        0
+    );
+    let result = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(result["passed"], true);
+    assert_eq!(count(&app, "competency_evidence").await, 1);
+    let platform = app.token("platform").await;
+    let foreign = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/attempts/{attempt_id}/grades/{q}"),
+            &platform,
+            &json!({"mark": 0}),
+        )
+        .await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_corrected_key_regrades_attempts_after_a_dry_run() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let attempt = json(
+        app.post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    for q in review["questions"].as_array().unwrap() {
+        put_answer(
+            &app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+    }
+    let result = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["percent"], 100.0);
+
+    // The platform's trainer decides the key of uo-101-q01 was wrong: "wrong" is the right answer.
+    let platform = app.token("platform").await;
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &platform).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    let bank = app
+        .get(
+            &format!("/api/v1/courses/{course}/questions.gift"),
+            &platform,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let fixed = bank
+        .replace("=right#yes", "~right#no longer")
+        .replace("~wrong#no", "=wrong#yes after all");
+    assert_ne!(fixed, bank);
+    let put = app
+        .api
+        .put(app.url(&format!("/api/v1/courses/{course}/questions.gift")))
+        .bearer_auth(&platform)
+        .header("content-type", "text/plain")
+        .body(fixed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(put).await["revised"], 1);
+
+    let denied = app
+        .post_json(
+            &format!("/api/v1/courses/{course}/questions/uo-101-q01/regrade"),
+            &trainer,
+            &json!({"reason": "key"}),
+        )
+        .await;
+    assert_eq!(
+        denied.status(),
+        StatusCode::FORBIDDEN,
+        "a platform question is the platform's to regrade"
+    );
+    let dry = json(
+        app.post_json(
+            &format!("/api/v1/courses/{course}/questions/uo-101-q01/regrade"),
+            &platform,
+            &json!({"reason": "The key was swapped."}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(dry["changes"][0]["old_mark"], 1.0);
+    assert_eq!(dry["changes"][0]["new_mark"], 0.0);
+    assert_eq!(
+        json(
+            app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+                .await
+        )
+        .await["percent"],
+        100.0,
+        "a dry run writes nothing"
+    );
+    let done = json(
+        app.post_json(
+            &format!("/api/v1/courses/{course}/questions/uo-101-q01/regrade"),
+            &platform,
+            &json!({"reason": "The key was swapped.", "dry_run": false}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(done["changes"].as_array().unwrap().len(), 1);
+    let after = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(after["percent"], 75.0);
+    assert_eq!(after["passed"], true);
+    assert_eq!(
+        json(
+            app.get("/api/v1/audit?action=exam.regraded", &platform)
+                .await
+        )
+        .await["total"],
+        1
+    );
+}
