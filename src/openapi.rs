@@ -67,6 +67,8 @@ use crate::{assessment, audit, auth, catalog, error, health, notify, pagination}
         assessment::handlers::grading_queue,
         assessment::handlers::grade_answer,
         assessment::handlers::regrade,
+        assessment::handlers::get_blueprint,
+        assessment::handlers::put_blueprint,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),

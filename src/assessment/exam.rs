@@ -1762,3 +1762,147 @@ pub async fn regrade(
         changes,
     })
 }
+
+/// How many current questions the banks hold for one blueprint cell.
+async fn available_for<C: ConnectionTrait>(
+    conn: &C,
+    course_ids: &[i64],
+    competency: &str,
+    difficulty: &str,
+) -> Result<u64, DbErr> {
+    question::Entity::find()
+        .filter(question::Column::CourseId.is_in(course_ids.to_vec()))
+        .filter(question::Column::IsCurrent.eq(true))
+        .filter(question::Column::CompetencyId.eq(competency))
+        .filter(question::Column::Difficulty.eq(difficulty))
+        .filter(question::Column::Qtype.ne("description"))
+        .count(conn)
+        .await
+}
+
+/// Replaces a certification's blueprint (trainers of its owner), refusing one the banks cannot
+/// fill: every problem is named by section and difficulty. Audited with before and after.
+pub async fn set_blueprint(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    cert_id: i64,
+    sections: Vec<BlueprintSection>,
+) -> AppResult<Vec<BlueprintSection>> {
+    let txn = crate::db::begin_write(db).await?;
+    let cert = visible_certification(&txn, viewer, cert_id).await?;
+    if cert.org_id != viewer.org_id || !viewer.is_trainer {
+        let key = if cert.org_id == viewer.platform_org_id {
+            "error.platform_content"
+        } else {
+            "error.forbidden_role"
+        };
+        return Err(AppError::Forbidden(Msg::new(key)));
+    }
+    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
+        vec![cert.org_id]
+    } else {
+        vec![cert.org_id, viewer.platform_org_id]
+    };
+    let course_ids: Vec<i64> = course::Entity::find()
+        .filter(course::Column::OrgId.is_in(owners))
+        .filter(course::Column::PublishedVersionId.is_not_null())
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut issues = Vec::new();
+    if sections.is_empty() || sections.iter().all(|s| s.easy + s.medium + s.hard == 0) {
+        issues.push(crate::error::FieldIssue::new(
+            "sections",
+            Msg::new("validation.blueprint_empty"),
+        ));
+    }
+    for (i, s) in sections.iter().enumerate() {
+        for (difficulty, n) in [("easy", s.easy), ("medium", s.medium), ("hard", s.hard)] {
+            if n == 0 {
+                continue;
+            }
+            let have = available_for(&txn, &course_ids, &s.competency, difficulty).await?;
+            if u64::from(n) > have {
+                issues.push(crate::error::FieldIssue::new(
+                    format!("sections[{i}].{difficulty}"),
+                    Msg::new("validation.blueprint_unfillable")
+                        .arg("needed", n)
+                        .arg("available", have),
+                ));
+            }
+        }
+    }
+    if !issues.is_empty() {
+        return Err(AppError::Validation(issues));
+    }
+    let before = cert.blueprint.clone();
+    let mut active = cert.into_active_model();
+    active.blueprint = Set(json!(sections));
+    active.updated_at = Set(Utc::now());
+    let cert = active.update(&txn).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(viewer.org_id),
+            actor_user_id: Some(viewer.user_id),
+            action: "certification.blueprint_changed",
+            target_type: "certification",
+            target_id: Some(cert.id.to_string()),
+            before: Some(before),
+            after: Some(cert.blueprint.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(sections)
+}
+
+/// A certification's blueprint with what the banks hold for each cell.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlueprintCell {
+    pub competency: String,
+    pub easy: u32,
+    pub medium: u32,
+    pub hard: u32,
+    pub available_easy: u64,
+    pub available_medium: u64,
+    pub available_hard: u64,
+}
+
+/// The blueprint of a certification the viewer can see, with the banks' supply per cell.
+pub async fn get_blueprint(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    cert_id: i64,
+) -> AppResult<Vec<BlueprintCell>> {
+    let cert = visible_certification(db, viewer, cert_id).await?;
+    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
+        vec![cert.org_id]
+    } else {
+        vec![cert.org_id, viewer.platform_org_id]
+    };
+    let course_ids: Vec<i64> = course::Entity::find()
+        .filter(course::Column::OrgId.is_in(owners))
+        .filter(course::Column::PublishedVersionId.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut out = Vec::new();
+    for s in blueprint(&cert)? {
+        out.push(BlueprintCell {
+            available_easy: available_for(db, &course_ids, &s.competency, "easy").await?,
+            available_medium: available_for(db, &course_ids, &s.competency, "medium").await?,
+            available_hard: available_for(db, &course_ids, &s.competency, "hard").await?,
+            competency: s.competency,
+            easy: s.easy,
+            medium: s.medium,
+            hard: s.hard,
+        });
+    }
+    Ok(out)
+}

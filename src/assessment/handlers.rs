@@ -462,3 +462,80 @@ pub async fn regrade(
     .await?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// The exam blueprint of a certification, with how many questions the banks hold per cell
+/// (trainers).
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    responses((status = 200, body = Page<exam::BlueprintCell>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/certifications/{id}/blueprint")]
+pub async fn get_blueprint(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let items =
+        exam::get_blueprint(&state.db, &viewer(&state, &trainer), path.into_inner()).await?;
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+/// A blueprint section: how many questions of each difficulty to draw for a competency.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintSectionInput {
+    pub competency: String,
+    #[serde(default)]
+    pub easy: u32,
+    #[serde(default)]
+    pub medium: u32,
+    #[serde(default)]
+    pub hard: u32,
+}
+
+/// A new blueprint.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintRequest {
+    pub sections: Vec<BlueprintSectionInput>,
+}
+
+/// Replaces a certification's blueprint (trainers of its owner); a blueprint the banks cannot
+/// fill is refused, naming each short cell. Audited.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    request_body = BlueprintRequest,
+    responses((status = 200, description = "Saved"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/certifications/{id}/blueprint")]
+pub async fn put_blueprint(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    path: web::Path<i64>,
+    body: ApiJson<BlueprintRequest>,
+) -> AppResult<HttpResponse> {
+    let sections = body
+        .0
+        .sections
+        .into_iter()
+        .map(|s| crate::catalog::content::BlueprintSection {
+            competency: s.competency,
+            easy: s.easy.min(100),
+            medium: s.medium.min(100),
+            hard: s.hard.min(100),
+        })
+        .collect();
+    let saved = exam::set_blueprint(
+        &state.db,
+        &viewer(&state, &trainer),
+        path.into_inner(),
+        sections,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "sections": saved })))
+}

@@ -19,7 +19,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::grant_accommodation)
         .service(handlers::grading_queue)
         .service(handlers::grade_answer)
-        .service(handlers::regrade);
+        .service(handlers::regrade)
+        .service(handlers::get_blueprint)
+        .service(handlers::put_blueprint);
     pages::routes(cfg);
 }
 pub mod pages;

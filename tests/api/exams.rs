@@ -1083,3 +1083,69 @@ async fn a_corrected_key_regrades_attempts_after_a_dry_run() {
         1
     );
 }
+
+#[tokio::test]
+async fn trainers_edit_blueprints_the_banks_can_fill() {
+    let (app, _dir) = exam_app().await;
+    let platform = app.token("platform").await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &platform, "uo-open").await;
+    let cells = json(
+        app.get(&format!("/api/v1/certifications/{id}/blueprint"), &platform)
+            .await,
+    )
+    .await;
+    assert_eq!(cells["items"][0]["available_easy"], 1);
+    let too_many = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/certifications/{id}/blueprint"),
+            &platform,
+            &json!({"sections": [{"competency": "uo-rfm", "easy": 1, "hard": 2}]}),
+        )
+        .await;
+    assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        problem_fields(&json(too_many).await),
+        vec!["sections[0].hard"]
+    );
+    let org_trainer = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/certifications/{id}/blueprint"),
+            &trainer,
+            &json!({"sections": [{"competency": "uo-rfm", "easy": 1}]}),
+        )
+        .await;
+    assert_eq!(org_trainer.status(), StatusCode::FORBIDDEN);
+    let ok = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/certifications/{id}/blueprint"),
+            &platform,
+            &json!({"sections": [{"competency": "uo-rfm", "easy": 1, "medium": 1}]}),
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let learner = app.token("learner").await;
+    let certs = json(app.get("/api/v1/certifications", &learner).await).await;
+    let open = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-open")
+        .unwrap()
+        .clone();
+    assert_eq!(open["question_count"], 2);
+    assert_eq!(
+        json(
+            app.get(
+                "/api/v1/audit?action=certification.blueprint_changed",
+                &platform
+            )
+            .await
+        )
+        .await["total"],
+        1
+    );
+}
