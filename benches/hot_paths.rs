@@ -5,10 +5,11 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::json;
 use talentcert::assessment::gift::{self, QuestionKind};
 use talentcert::assessment::grading;
-use talentcert::assessment::statistics::{question_statistics, test_statistics, AttemptMarks, ItemMark};
+use talentcert::assessment::statistics::{
+    question_statistics, test_statistics, AttemptMarks, ItemMark,
+};
 
 /// A 1,000-question GIFT file built from the shipped banks (repeated with fresh ids).
 fn big_gift() -> String {
@@ -37,12 +38,20 @@ fn big_gift() -> String {
 
 fn parse_gift(c: &mut Criterion) {
     let text = big_gift();
-    c.bench_function("gift parse 1,000 questions", |b| b.iter(|| gift::parse(black_box(&text)).unwrap().len()));
+    c.bench_function("gift parse 1,000 questions", |b| {
+        b.iter(|| gift::parse(black_box(&text)).unwrap().len())
+    });
 }
 
 fn grade_attempt(c: &mut Criterion) {
-    let questions: Vec<QuestionKind> = gift::parse(&big_gift()).unwrap().into_iter().take(40).map(|q| q.kind).collect();
-    let responses: Vec<serde_json::Value> = questions.iter().map(grading::correct_response).collect();
+    let questions: Vec<QuestionKind> = gift::parse(&big_gift())
+        .unwrap()
+        .into_iter()
+        .take(40)
+        .map(|q| q.kind)
+        .collect();
+    let responses: Vec<serde_json::Value> =
+        questions.iter().map(grading::correct_response).collect();
     c.bench_function("grade a 40-question attempt", |b| {
         b.iter(|| {
             questions
@@ -52,7 +61,6 @@ fn grade_attempt(c: &mut Criterion) {
                 .sum::<f64>()
         })
     });
-    let _ = json!(null);
 }
 
 fn statistics(c: &mut Criterion) {
@@ -63,14 +71,28 @@ fn statistics(c: &mut Criterion) {
                 .map(|j| {
                     let q = (i * 7 + j * 13) % 100;
                     let mark = if (i + q) % 3 == 0 { 0.0 } else { 1.0 };
-                    ItemMark { question: format!("q{q}"), cell: format!("c{}", j % 5), mark, max: 1.0, random_guess: Some(0.25) }
+                    ItemMark {
+                        question: format!("q{q}"),
+                        cell: format!("c{}", j % 5),
+                        mark,
+                        max: 1.0,
+                        random_guess: Some(0.25),
+                    }
                 })
                 .collect();
-            AttemptMarks { total: items.iter().map(|m| m.mark).sum(), items }
+            AttemptMarks {
+                total: items.iter().map(|m| m.mark).sum(),
+                items,
+            }
         })
         .collect();
     c.bench_function("item statistics, 10,000 attempts", |b| {
-        b.iter(|| (test_statistics(black_box(&attempts)), question_statistics(black_box(&attempts)).len()))
+        b.iter(|| {
+            (
+                test_statistics(black_box(&attempts)),
+                question_statistics(black_box(&attempts)).len(),
+            )
+        })
     });
 }
 
