@@ -123,3 +123,26 @@ pub mod evidence {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// A certification's statistics report, computed over `attempts` graded attempts.
+pub mod statistics_cache {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "statistics_cache")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub certification_id: i64,
+        /// The organization whose attempts it covers; 0 for all of them.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope_org_id: i64,
+        pub attempts: i64,
+        pub report: Json,
+        pub computed_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

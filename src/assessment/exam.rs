@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::entities::{accommodation, attempt, attempt_question, evidence};
+use super::entities::{accommodation, attempt, attempt_question, evidence, statistics_cache};
 use super::gift::QuestionKind;
 use super::grading::{self, Presentation};
 use crate::catalog::content::{BlueprintSection, EvidenceBand};
@@ -884,6 +884,11 @@ pub async fn settle<C: ConnectionTrait>(
     active.passed = Set(passed);
     active.competencies = Set(Some(json!(competencies)));
     let a = active.update(conn).await?;
+    // Any change of an outcome makes the certification's cached statistics stale.
+    statistics_cache::Entity::delete_many()
+        .filter(statistics_cache::Column::CertificationId.eq(a.certification_id))
+        .exec(conn)
+        .await?;
     if !pending && !abandoned {
         // The evidence of this attempt is its latest outcome (a regrade replaces it).
         evidence::Entity::delete_many()
@@ -1243,7 +1248,7 @@ pub fn random_guess(kind: &QuestionKind) -> Option<f64> {
 }
 
 /// A question's figures with what identifies it for a trainer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QuestionReport {
     #[serde(flatten)]
     pub figures: super::statistics::QuestionStatistics,
@@ -1253,11 +1258,13 @@ pub struct QuestionReport {
 }
 
 /// A certification's statistics.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StatisticsReport {
     pub certification_id: i64,
     /// `organization` (your organization's attempts) or `all` (the platform's own view).
-    pub scope: &'static str,
+    pub scope: String,
+    /// When the figures were computed (they are kept until a graded attempt changes them).
+    pub computed_at: DateTime<Utc>,
     pub test: super::statistics::TestStatistics,
     pub questions: Vec<QuestionReport>,
     /// Questions with problems, worst first.
@@ -1279,6 +1286,18 @@ pub async fn statistics(
         .filter(attempt::Column::Status.eq("graded"));
     if !all {
         query = query.filter(attempt::Column::OrgId.eq(viewer.org_id));
+    }
+    let scope_org_id = if all { 0 } else { viewer.org_id };
+    let count = i64::try_from(query.clone().count(db).await?).unwrap_or(i64::MAX);
+    if let Some(cached) = statistics_cache::Entity::find_by_id((cert.id, scope_org_id))
+        .one(db)
+        .await?
+    {
+        if cached.attempts == count {
+            if let Ok(report) = serde_json::from_value::<StatisticsReport>(cached.report) {
+                return Ok(report);
+            }
+        }
     }
     let attempts = query.all(db).await?;
     let ids: Vec<i64> = attempts.iter().map(|a| a.id).collect();
@@ -1372,13 +1391,37 @@ pub async fn statistics(
             .unwrap_or(0.0)
             .total_cmp(&b.figures.discrimination.unwrap_or(0.0))
     });
-    Ok(StatisticsReport {
+    let report = StatisticsReport {
         certification_id: cert.id,
-        scope: if all { "all" } else { "organization" },
+        scope: if all { "all" } else { "organization" }.to_string(),
+        computed_at: Utc::now(),
         test: test_statistics(&marks),
         questions,
         item_health,
-    })
+    };
+    let row = statistics_cache::ActiveModel {
+        certification_id: Set(cert.id),
+        scope_org_id: Set(scope_org_id),
+        attempts: Set(i64::try_from(attempts.len()).unwrap_or(i64::MAX)),
+        report: Set(json!(report)),
+        computed_at: Set(report.computed_at),
+    };
+    statistics_cache::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                statistics_cache::Column::CertificationId,
+                statistics_cache::Column::ScopeOrgId,
+            ])
+            .update_columns([
+                statistics_cache::Column::Attempts,
+                statistics_cache::Column::Report,
+                statistics_cache::Column::ComputedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(report)
 }
 
 /// Kinds of integrity signal an exam page may report.

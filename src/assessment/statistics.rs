@@ -25,7 +25,7 @@
 //!   both sorted ascending.
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One attempt: its total and its marks per question.
@@ -48,7 +48,7 @@ pub struct ItemMark {
 }
 
 /// Figures of the whole test.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct TestStatistics {
     pub attempts: usize,
     pub mean: Option<f64>,
@@ -64,7 +64,7 @@ pub struct TestStatistics {
 }
 
 /// Figures of one question.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct QuestionStatistics {
     pub question: String,
     pub attempts: usize,

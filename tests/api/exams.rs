@@ -548,6 +548,17 @@ async fn trainers_read_item_statistics_of_their_organization() {
     .await;
     assert_eq!(all["scope"], "all");
     assert_eq!(all["test"]["attempts"], 3);
+    // Cached until an outcome changes.
+    let again = json(
+        app.get(&format!("/api/v1/certifications/{id}/statistics"), &trainer)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        again["computed_at"], report["computed_at"],
+        "served from the cache"
+    );
+    assert_eq!(count(&app, "statistics_cache").await, 2);
 }
 
 #[tokio::test]
