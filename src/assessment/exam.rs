@@ -291,6 +291,28 @@ pub fn counted_result(attempts: &[attempt::Model], rule: &str) -> &'static str {
     }
 }
 
+/// The published courses whose banks a certification draws from: the owner's, and for an
+/// organization's certification the platform's too.
+async fn bank_courses<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    cert: &certification::Model,
+) -> Result<Vec<i64>, DbErr> {
+    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
+        vec![cert.org_id]
+    } else {
+        vec![cert.org_id, viewer.platform_org_id]
+    };
+    Ok(course::Entity::find()
+        .filter(course::Column::OrgId.is_in(owners))
+        .filter(course::Column::PublishedVersionId.is_not_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
 /// What is drawn: for each blueprint cell, questions from the banks of the certification's owner
 /// (and, for an organization's certification, the platform's too), the person's least-seen first.
 async fn draw<C: ConnectionTrait>(
@@ -299,19 +321,7 @@ async fn draw<C: ConnectionTrait>(
     cert: &certification::Model,
     rng: &mut ChaCha8Rng,
 ) -> AppResult<Vec<question::Model>> {
-    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
-        vec![cert.org_id]
-    } else {
-        vec![cert.org_id, viewer.platform_org_id]
-    };
-    let course_ids: Vec<i64> = course::Entity::find()
-        .filter(course::Column::OrgId.is_in(owners))
-        .filter(course::Column::PublishedVersionId.is_not_null())
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let course_ids = bank_courses(conn, viewer, cert).await?;
     let seen: HashMap<String, u32> = {
         let mine: Vec<i64> = attempt::Entity::find()
             .filter(attempt::Column::UserId.eq(viewer.user_id))
@@ -1841,19 +1851,7 @@ pub async fn set_blueprint(
         };
         return Err(AppError::Forbidden(Msg::new(key)));
     }
-    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
-        vec![cert.org_id]
-    } else {
-        vec![cert.org_id, viewer.platform_org_id]
-    };
-    let course_ids: Vec<i64> = course::Entity::find()
-        .filter(course::Column::OrgId.is_in(owners))
-        .filter(course::Column::PublishedVersionId.is_not_null())
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let course_ids = bank_courses(&txn, viewer, &cert).await?;
     let mut issues = Vec::new();
     if sections.is_empty() || sections.iter().all(|s| s.easy + s.medium + s.hard == 0) {
         issues.push(crate::error::FieldIssue::new(
@@ -1922,19 +1920,7 @@ pub async fn get_blueprint(
     cert_id: i64,
 ) -> AppResult<Vec<BlueprintCell>> {
     let cert = visible_certification(db, viewer, cert_id).await?;
-    let owners: Vec<i64> = if cert.org_id == viewer.platform_org_id {
-        vec![cert.org_id]
-    } else {
-        vec![cert.org_id, viewer.platform_org_id]
-    };
-    let course_ids: Vec<i64> = course::Entity::find()
-        .filter(course::Column::OrgId.is_in(owners))
-        .filter(course::Column::PublishedVersionId.is_not_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let course_ids = bank_courses(db, viewer, &cert).await?;
     let mut out = Vec::new();
     for s in blueprint(&cert)? {
         out.push(BlueprintCell {
