@@ -233,7 +233,7 @@ async fn certification_view<C: ConnectionTrait>(
         .filter(|t| *t > now);
     let missing = missing_courses(conn, viewer, cert).await?;
     let used = attempts.len() as u64;
-    let counted = counted_result(&attempts, &r.counted_attempt);
+    let counted = counted_result(&attempts, &r.counted_attempt, r.pass_percent);
     let bp = blueprint(cert)?;
     Ok(CertificationView {
         id: cert.id,
@@ -258,36 +258,42 @@ async fn certification_view<C: ConnectionTrait>(
 }
 
 /// The outcome that counts under the certification's rule (highest, first, last, average).
-pub fn counted_result(attempts: &[attempt::Model], rule: &str) -> &'static str {
+pub fn counted_result(attempts: &[attempt::Model], rule: &str, pass_percent: f64) -> &'static str {
+    if attempts.iter().any(|a| a.status == "pending") {
+        return "pending";
+    }
     let finished: Vec<&attempt::Model> = attempts
         .iter()
         .filter(|a| a.status == "graded" || a.status == "abandoned")
         .collect();
-    if attempts.iter().any(|a| a.status == "pending") {
-        return "pending";
-    }
-    let Some(last) = finished.last() else {
+    let (Some(first), Some(last)) = (finished.first(), finished.last()) else {
         return "not_attempted";
     };
     let passed = match rule {
-        "first" => finished.first().and_then(|a| a.passed),
-        "last" => last.passed,
+        "first" => first.passed == Some(true),
+        "last" => last.passed == Some(true),
+        // The mean of the attempts' percentages against the pass mark (an abandoned attempt
+        // counts as 0%).
         "average" => {
-            // The average attempt passes when it does at least as well as the worst pass would.
-            let n = finished.len() as f64;
-            let mean = finished.iter().filter_map(|a| a.percent).sum::<f64>() / n;
-            let threshold = finished
+            let mean = finished
                 .iter()
-                .filter(|a| a.passed == Some(true))
-                .filter_map(|a| a.percent)
-                .fold(f64::INFINITY, f64::min);
-            Some(threshold.is_finite() && mean >= threshold)
+                .map(|a| {
+                    if a.status == "abandoned" {
+                        0.0
+                    } else {
+                        a.percent.unwrap_or(0.0)
+                    }
+                })
+                .sum::<f64>()
+                / finished.len() as f64;
+            mean + 1e-9 >= pass_percent
         }
-        _ => Some(finished.iter().any(|a| a.passed == Some(true))),
+        _ => finished.iter().any(|a| a.passed == Some(true)),
     };
-    match passed {
-        Some(true) => "passed",
-        _ => "failed",
+    if passed {
+        "passed"
+    } else {
+        "failed"
     }
 }
 
@@ -1213,6 +1219,60 @@ pub async fn attempt_count<C: ConnectionTrait>(conn: &C, cert_id: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finished(status: &str, percent: f64, passed: bool) -> attempt::Model {
+        let now = Utc::now();
+        attempt::Model {
+            id: 1,
+            org_id: 1,
+            user_id: 1,
+            certification_id: 1,
+            number: 1,
+            status: status.into(),
+            seed: 0,
+            started_at: now,
+            deadline_at: now,
+            submit_until: now,
+            finished_at: Some(now),
+            score: Some(percent),
+            max_score: 100.0,
+            percent: Some(percent),
+            passed: Some(passed),
+            competencies: None,
+            receipt: None,
+            finish_reason: None,
+        }
+    }
+
+    #[test]
+    fn the_counted_attempt_follows_the_rule() {
+        let tries = [
+            finished("graded", 60.0, false),
+            finished("graded", 85.0, true),
+            finished("graded", 65.0, false),
+        ];
+        assert_eq!(counted_result(&tries, "highest", 70.0), "passed");
+        assert_eq!(counted_result(&tries, "first", 70.0), "failed");
+        assert_eq!(counted_result(&tries, "last", 70.0), "failed");
+        assert_eq!(counted_result(&tries, "average", 70.0), "passed", "mean 70");
+        assert_eq!(counted_result(&tries, "average", 71.0), "failed");
+        let with_abandoned = [
+            finished("graded", 90.0, true),
+            finished("abandoned", 0.0, false),
+        ];
+        assert_eq!(
+            counted_result(&with_abandoned, "average", 70.0),
+            "failed",
+            "mean 45"
+        );
+        assert_eq!(counted_result(&[], "highest", 70.0), "not_attempted");
+        let mut pending = finished("pending", 50.0, false);
+        pending.passed = None;
+        assert_eq!(
+            counted_result(&[finished("graded", 90.0, true), pending], "highest", 70.0),
+            "pending"
+        );
+    }
 
     #[test]
     fn evidence_bands() {
