@@ -645,54 +645,67 @@ pub async fn save_answer(
     question_id: i64,
     response: Value,
 ) -> AppResult<()> {
-    let a = owned_attempt(db, viewer, attempt_id).await?;
-    let now = Utc::now();
-    if a.status != "open" || now > a.deadline_at + Duration::seconds(SAVE_GRACE_SECONDS) {
-        return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
-    }
-    let row = attempt_question::Entity::find()
-        .filter(attempt_question::Column::AttemptId.eq(a.id))
-        .filter(attempt_question::Column::QuestionId.eq(question_id))
+    // The hot path is two queries: the question (for the shape of its answers) and one update
+    // that also checks ownership, the open status and the deadline. The reasons for a refusal are
+    // looked up only when the update changed nothing.
+    let kind: Option<QuestionKind> = question::Entity::find_by_id(question_id)
         .one(db)
         .await?
-        .ok_or(AppError::NotFound)?;
-    let q = question::Entity::find_by_id(question_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let kind: QuestionKind = serde_json::from_value(q.answer_data).map_err(AppError::internal)?;
-    let stored = if response.is_null() {
-        None
-    } else {
-        grading::check_shape(&kind, &response).map_err(|e| {
-            AppError::Validation(vec![crate::error::FieldIssue::new(
-                "response",
-                Msg::new(e.0),
-            )])
-        })?;
-        Some(response)
+        .map(|q| serde_json::from_value(q.answer_data))
+        .transpose()
+        .map_err(AppError::internal)?;
+    let stored = match (&kind, response.is_null()) {
+        (_, true) => None,
+        (Some(kind), false) => match grading::check_shape(kind, &response) {
+            Ok(()) => Some(response),
+            Err(e) => {
+                // Say nothing about the question to someone else's attempt, and a closed
+                // attempt is closed whatever the response.
+                let a = owned_attempt(db, viewer, attempt_id).await?;
+                if a.status != "open"
+                    || Utc::now() > a.deadline_at + Duration::seconds(SAVE_GRACE_SECONDS)
+                {
+                    return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
+                }
+                return Err(AppError::Validation(vec![crate::error::FieldIssue::new(
+                    "response",
+                    Msg::new(e.0),
+                )]));
+            }
+        },
+        (None, false) => None,
     };
-    // Only while the attempt is still open: a save racing the submit cannot change a graded paper.
+    let now = Utc::now();
     let updated = attempt_question::Entity::update_many()
         .col_expr(attempt_question::Column::Response, Expr::value(stored))
         .col_expr(attempt_question::Column::AnsweredAt, Expr::value(now))
-        .filter(attempt_question::Column::Id.eq(row.id))
+        .filter(attempt_question::Column::AttemptId.eq(attempt_id))
+        .filter(attempt_question::Column::QuestionId.eq(question_id))
         .filter(
             attempt_question::Column::AttemptId.in_subquery(
                 sea_orm::sea_query::Query::select()
                     .column(attempt::Column::Id)
                     .from(attempt::Entity)
-                    .and_where(attempt::Column::Id.eq(a.id))
+                    .and_where(attempt::Column::Id.eq(attempt_id))
+                    .and_where(attempt::Column::UserId.eq(viewer.user_id))
                     .and_where(attempt::Column::Status.eq("open"))
+                    .and_where(
+                        attempt::Column::DeadlineAt
+                            .gte(now - Duration::seconds(SAVE_GRACE_SECONDS)),
+                    )
                     .to_owned(),
             ),
         )
         .exec(db)
         .await?;
-    if updated.rows_affected == 0 {
+    if updated.rows_affected == 1 && kind.is_some() {
+        return Ok(());
+    }
+    let a = owned_attempt(db, viewer, attempt_id).await?;
+    if a.status != "open" || now > a.deadline_at + Duration::seconds(SAVE_GRACE_SECONDS) {
         return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
     }
-    Ok(())
+    Err(AppError::NotFound)
 }
 
 /// Submits an attempt (idempotent: a second submit answers the same result).
