@@ -114,7 +114,15 @@ async fn a_learner_sits_an_exam_and_passes_with_the_keys_from_the_review() {
         .text()
         .await
         .unwrap();
-    for leak in ["weight", "correct", "feedback", "#yes", "\"yes\"", "tolerance", "answers"] {
+    for leak in [
+        "weight",
+        "correct",
+        "feedback",
+        "#yes",
+        "\"yes\"",
+        "tolerance",
+        "answers",
+    ] {
         assert!(!view.contains(leak), "{leak} leaks in {view}");
     }
     assert_eq!(
