@@ -75,6 +75,8 @@ pub async fn start_submit(
 struct ExamPage {
     attempt: AttemptView,
     saved: bool,
+    /// The deadline as a person reads it, for browsers without scripts.
+    deadline_label: String,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +110,7 @@ pub async fn exam_page(
         StatusCode::OK,
         "exam.html",
         ExamPage {
+            deadline_label: attempt.deadline_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             attempt,
             saved: query.saved.is_some(),
         },
