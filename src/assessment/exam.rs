@@ -116,38 +116,68 @@ async fn extras<C: ConnectionTrait>(
     ))
 }
 
-/// Required courses the person has not completed (codes).
-async fn missing_courses<C: ConnectionTrait>(
+/// The courses a person has completed, as (owner organization, code).
+async fn completed_codes<C: ConnectionTrait>(
     conn: &C,
-    viewer: &Viewer,
-    cert: &certification::Model,
-) -> Result<Vec<String>, DbErr> {
-    let required: Vec<String> =
-        serde_json::from_value(cert.required_courses.clone()).unwrap_or_default();
-    if required.is_empty() {
-        return Ok(Vec::new());
-    }
-    let courses = course::Entity::find()
-        .filter(course::Column::OrgId.eq(cert.org_id))
-        .filter(course::Column::Code.is_in(required.clone()))
-        .all(conn)
-        .await?;
-    let done: HashSet<i64> = enrolment::Entity::find()
-        .filter(enrolment::Column::UserId.eq(viewer.user_id))
+    user_id: i64,
+) -> Result<HashSet<(i64, String)>, DbErr> {
+    let done: Vec<i64> = enrolment::Entity::find()
+        .filter(enrolment::Column::UserId.eq(user_id))
         .filter(enrolment::Column::CompletedAt.is_not_null())
         .all(conn)
         .await?
         .into_iter()
         .map(|e| e.course_id)
         .collect();
-    Ok(required
+    Ok(course::Entity::find()
+        .filter(course::Column::Id.is_in(done))
+        .all(conn)
+        .await?
         .into_iter()
-        .filter(|code| {
-            !courses
-                .iter()
-                .any(|c| &c.code == code && done.contains(&c.id))
-        })
+        .map(|c| (c.org_id, c.code))
         .collect())
+}
+
+/// Required courses of a certification not among the completed ones (codes).
+fn missing_for(cert: &certification::Model, completed: &HashSet<(i64, String)>) -> Vec<String> {
+    let required: Vec<String> =
+        serde_json::from_value(cert.required_courses.clone()).unwrap_or_default();
+    required
+        .into_iter()
+        .filter(|code| !completed.contains(&(cert.org_id, code.clone())))
+        .collect()
+}
+
+/// A person's attempts, accommodations and completed courses, read once for every certification.
+struct Standing {
+    attempts: HashMap<i64, Vec<attempt::Model>>,
+    extra_attempts: HashMap<i64, i64>,
+    completed: HashSet<(i64, String)>,
+}
+
+async fn standing<C: ConnectionTrait>(conn: &C, user_id: i64) -> Result<Standing, DbErr> {
+    let mut attempts: HashMap<i64, Vec<attempt::Model>> = HashMap::new();
+    for a in attempt::Entity::find()
+        .filter(attempt::Column::UserId.eq(user_id))
+        .order_by_asc(attempt::Column::Number)
+        .all(conn)
+        .await?
+    {
+        attempts.entry(a.certification_id).or_default().push(a);
+    }
+    let mut extra_attempts: HashMap<i64, i64> = HashMap::new();
+    for g in accommodation::Entity::find()
+        .filter(accommodation::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?
+    {
+        *extra_attempts.entry(g.certification_id).or_default() += i64::from(g.extra_attempts);
+    }
+    Ok(Standing {
+        attempts,
+        extra_attempts,
+        completed: completed_codes(conn, user_id).await?,
+    })
 }
 
 /// When the person may start again after an attempt: the later of its finish and its start plus
@@ -199,27 +229,21 @@ pub async fn list_certifications(
         .order_by_asc(certification::Column::Level)
         .all(db)
         .await?;
-    let mut out = Vec::new();
-    for cert in certs {
-        out.push(certification_view(db, viewer, &cert).await?);
-    }
-    Ok(out)
+    let standing = standing(db, viewer.user_id).await?;
+    certs
+        .iter()
+        .map(|cert| certification_view(&standing, cert))
+        .collect()
 }
 
-async fn certification_view<C: ConnectionTrait>(
-    conn: &C,
-    viewer: &Viewer,
+fn certification_view(
+    standing: &Standing,
     cert: &certification::Model,
 ) -> AppResult<CertificationView> {
     let r = rules(cert)?;
-    let attempts = attempt::Entity::find()
-        .filter(attempt::Column::UserId.eq(viewer.user_id))
-        .filter(attempt::Column::CertificationId.eq(cert.id))
-        .order_by_asc(attempt::Column::Number)
-        .all(conn)
-        .await?;
+    let attempts: &[attempt::Model] = standing.attempts.get(&cert.id).map_or(&[], Vec::as_slice);
     let now = Utc::now();
-    let (_, extra_attempts) = extras(conn, viewer.user_id, cert.id).await?;
+    let extra_attempts = standing.extra_attempts.get(&cert.id).copied().unwrap_or(0);
     let max_attempts = i64::from(r.max_attempts) + extra_attempts;
     let open = attempts
         .iter()
@@ -231,9 +255,9 @@ async fn certification_view<C: ConnectionTrait>(
         .map(|a| available_after(a, &r))
         .max()
         .filter(|t| *t > now);
-    let missing = missing_courses(conn, viewer, cert).await?;
+    let missing = missing_for(cert, &standing.completed);
     let used = attempts.len() as u64;
-    let counted = counted_result(&attempts, &r.counted_attempt, r.pass_percent);
+    let counted = counted_result(attempts, &r.counted_attempt, r.pass_percent);
     let bp = blueprint(cert)?;
     Ok(CertificationView {
         id: cert.id,
@@ -426,7 +450,7 @@ pub async fn start(
         txn.commit().await?;
         return Ok((attempt_view(db, mailer, viewer, id).await?, false));
     }
-    let missing = missing_courses(&txn, viewer, &cert).await?;
+    let missing = missing_for(&cert, &completed_codes(&txn, viewer.user_id).await?);
     if !missing.is_empty() {
         return Err(AppError::Conflict(
             Msg::new("error.exam_courses_missing").arg("courses", missing.join(", ")),
