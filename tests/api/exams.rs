@@ -28,6 +28,28 @@ async fn cert_id(app: &TestApp, token: &str, code: &str) -> i64 {
         .unwrap_or_else(|| panic!("{list}"))
 }
 
+/// Starts (or resumes) an attempt and answers its view.
+async fn start_attempt(app: &TestApp, token: &str, cert: i64) -> Value {
+    json(
+        app.post_json(
+            &format!("/api/v1/certifications/{cert}/attempts"),
+            token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await
+}
+
+/// A trainer's review of an attempt, with the correct responses.
+async fn review_of(app: &TestApp, trainer: &str, attempt: i64) -> Value {
+    json(
+        app.get(&format!("/api/v1/attempts/{attempt}/review"), trainer)
+            .await,
+    )
+    .await
+}
+
 async fn put_answer(
     app: &TestApp,
     token: &str,
@@ -132,11 +154,7 @@ async fn a_learner_sits_an_exam_and_passes_with_the_keys_from_the_review() {
         StatusCode::FORBIDDEN
     );
 
-    let review = json(
-        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-            .await,
-    )
-    .await;
+    let review = review_of(&app, &trainer, attempt_id).await;
     let questions = review["questions"].as_array().unwrap().clone();
     let first = questions[0]["id"].as_i64().unwrap();
     let bad_shape = put_answer(
@@ -253,21 +271,9 @@ async fn wrong_answers_fail_and_partial_answers_are_graded_on_what_was_saved() {
     let learner = app.token("learner").await;
     let trainer = app.token("trainer").await;
     let id = cert_id(&app, &learner, "uo-open").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
-    let review = json(
-        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-            .await,
-    )
-    .await;
+    let review = review_of(&app, &trainer, attempt_id).await;
     // One right answer out of four: 25%.
     let q = &review["questions"][0];
     put_answer(
@@ -309,21 +315,9 @@ async fn an_attempt_past_its_deadline_is_graded_on_saved_answers() {
     let learner = app.token("learner").await;
     let trainer = app.token("trainer").await;
     let id = cert_id(&app, &learner, "uo-open").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
-    let review = json(
-        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-            .await,
-    )
-    .await;
+    let review = review_of(&app, &trainer, attempt_id).await;
     for q in review["questions"].as_array().unwrap().iter().take(3) {
         put_answer(
             &app,
@@ -381,15 +375,7 @@ async fn concurrent_submits_yield_one_result() {
     let (app, _dir) = exam_app().await;
     let learner = app.token("learner").await;
     let id = cert_id(&app, &learner, "uo-open").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
     let url = format!("/api/v1/attempts/{attempt_id}/submit");
     let empty = json!({});
@@ -416,15 +402,7 @@ async fn attempts_are_private_to_their_person_and_organization() {
     let (app, _dir) = exam_app().await;
     let learner = app.token("learner").await;
     let id = cert_id(&app, &learner, "uo-open").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
     let question = attempt["questions"][0]["id"].as_i64().unwrap();
     let hr = app.token("hr").await;
@@ -492,21 +470,9 @@ async fn trainers_read_item_statistics_of_their_organization() {
         assert_eq!(created.status(), StatusCode::CREATED);
         let token = app.token_for(&email, "stats-password").await;
         let id = cert_id(&app, &token, "uo-open").await;
-        let attempt = json(
-            app.post_json(
-                &format!("/api/v1/certifications/{id}/attempts"),
-                &token,
-                &json!({}),
-            )
-            .await,
-        )
-        .await;
+        let attempt = start_attempt(&app, &token, id).await;
         let attempt_id = attempt["id"].as_i64().unwrap();
-        let review = json(
-            app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-                .await,
-        )
-        .await;
+        let review = review_of(&app, &trainer, attempt_id).await;
         for q in review["questions"].as_array().unwrap().iter().take(right) {
             put_answer(
                 &app,
@@ -574,15 +540,7 @@ async fn events_flags_and_accommodations() {
     let (app, _dir) = exam_app().await;
     let learner = app.token("learner").await;
     let id = cert_id(&app, &learner, "uo-open").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
     let first = attempt["questions"][0]["id"].as_i64().unwrap();
     let deadline =
@@ -733,11 +691,7 @@ async fn the_exam_pages_work_without_scripts() {
     }
     // Answer everything through the form, as a browser without scripts would.
     let trainer = app.token("trainer").await;
-    let review = json(
-        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-            .await,
-    )
-    .await;
+    let review = review_of(&app, &trainer, attempt_id).await;
     let mut fields: Vec<(String, String)> = vec![
         ("csrf_token".into(), csrf.clone()),
         ("action".into(), "save".into()),
@@ -810,15 +764,7 @@ async fn the_demo_learner_can_sit_a_shipped_certification_at_once() {
         .collect();
     assert!(!open.is_empty(), "no certification open to a new learner");
     let id = open[0]["id"].as_i64().unwrap();
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let types: std::collections::BTreeSet<String> = attempt["questions"]
         .as_array()
         .unwrap()
@@ -839,11 +785,7 @@ async fn the_demo_learner_can_sit_a_shipped_certification_at_once() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let trainer = app.token("trainer").await;
-    let review = json(
-        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-            .await,
-    )
-    .await;
+    let review = review_of(&app, &trainer, attempt_id).await;
     for q in review["questions"].as_array().unwrap() {
         let saved = put_answer(
             &app,
@@ -890,15 +832,7 @@ async fn essays_wait_for_a_trainer_and_the_result_becomes_final() {
     import_mini(&app, dir.path(), false).await.unwrap();
     let learner = app.token("learner").await;
     let id = cert_id(&app, &learner, "uo-essay").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
     let q = attempt["questions"][0]["id"].as_i64().unwrap();
     assert_eq!(attempt["questions"][0]["answer"]["type"], "essay");
@@ -978,21 +912,9 @@ async fn a_corrected_key_regrades_attempts_after_a_dry_run() {
     let learner = app.token("learner").await;
     let trainer = app.token("trainer").await;
     let id = cert_id(&app, &learner, "uo-open").await;
-    let attempt = json(
-        app.post_json(
-            &format!("/api/v1/certifications/{id}/attempts"),
-            &learner,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let attempt = start_attempt(&app, &learner, id).await;
     let attempt_id = attempt["id"].as_i64().unwrap();
-    let review = json(
-        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
-            .await,
-    )
-    .await;
+    let review = review_of(&app, &trainer, attempt_id).await;
     for q in review["questions"].as_array().unwrap() {
         put_answer(
             &app,
