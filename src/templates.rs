@@ -38,6 +38,23 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("exam.html", include_str!("../templates/exam.html")),
     ("result.html", include_str!("../templates/result.html")),
     (
+        "trainer_certifications.html",
+        include_str!("../templates/trainer_certifications.html"),
+    ),
+    (
+        "blueprint.html",
+        include_str!("../templates/blueprint.html"),
+    ),
+    (
+        "statistics.html",
+        include_str!("../templates/statistics.html"),
+    ),
+    ("grading.html", include_str!("../templates/grading.html")),
+    (
+        "attempt_review.html",
+        include_str!("../templates/attempt_review.html"),
+    ),
+    (
         "admin_outbox.html",
         include_str!("../templates/admin_outbox.html"),
     ),

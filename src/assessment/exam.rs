@@ -2032,3 +2032,199 @@ pub async fn get_blueprint(
     }
     Ok(out)
 }
+
+/// A certification as its trainers see it in their list.
+#[derive(Debug, Serialize)]
+pub struct TrainerCertification {
+    pub id: i64,
+    pub code: String,
+    pub title: String,
+    pub title_zh: String,
+    pub category: String,
+    pub level: i32,
+    pub status: String,
+    pub question_count: u32,
+    /// Whether the viewer's organization owns it (and its trainers may edit the blueprint).
+    pub editable: bool,
+    /// Graded attempts the viewer may analyse.
+    pub graded_attempts: i64,
+}
+
+/// The certifications a trainer works with: the platform's and their organization's, with the
+/// number of graded attempts each (one query for all the counts).
+pub async fn trainer_certifications(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+) -> AppResult<Vec<TrainerCertification>> {
+    use sea_orm::{QuerySelect, SelectColumns};
+    let certs = certification::Entity::find()
+        .filter(certification::Column::OrgId.is_in([viewer.platform_org_id, viewer.org_id]))
+        .order_by_asc(certification::Column::CategoryId)
+        .order_by_asc(certification::Column::Level)
+        .all(db)
+        .await?;
+    let counts: HashMap<i64, i64> = attempt::Entity::find()
+        .select_only()
+        .select_column(attempt::Column::CertificationId)
+        .column_as(attempt::Column::Id.count(), "n")
+        .filter(attempt::Column::OrgId.eq(viewer.org_id))
+        .filter(attempt::Column::Status.eq("graded"))
+        .group_by(attempt::Column::CertificationId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    certs
+        .into_iter()
+        .map(|c| {
+            let question_count = blueprint(&c)?
+                .iter()
+                .map(|s| s.easy + s.medium + s.hard)
+                .sum();
+            Ok(TrainerCertification {
+                editable: c.org_id == viewer.org_id && viewer.is_trainer,
+                graded_attempts: counts.get(&c.id).copied().unwrap_or(0),
+                id: c.id,
+                code: c.code,
+                title: c.title,
+                title_zh: c.title_zh,
+                category: c.category_id,
+                level: c.level,
+                status: c.status,
+                question_count,
+            })
+        })
+        .collect()
+}
+
+/// What the blueprint editor shows: one row per competency of the certification's job
+/// category (and any other competency the blueprint draws from), with the draws and the
+/// banks' supply per difficulty.
+#[derive(Debug, Serialize)]
+pub struct BlueprintEditor {
+    pub certification_id: i64,
+    pub code: String,
+    pub title: String,
+    pub title_zh: String,
+    pub level: i32,
+    pub editable: bool,
+    pub rows: Vec<BlueprintRow>,
+}
+
+/// One competency's row of the blueprint editor.
+#[derive(Debug, Serialize)]
+pub struct BlueprintRow {
+    pub competency: String,
+    pub name: String,
+    pub name_zh: String,
+    pub easy: u32,
+    pub medium: u32,
+    pub hard: u32,
+    pub available_easy: u64,
+    pub available_medium: u64,
+    pub available_hard: u64,
+}
+
+/// The blueprint editor's data for a certification the viewer can see.
+pub async fn blueprint_editor(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    cert_id: i64,
+) -> AppResult<BlueprintEditor> {
+    let cert = visible_certification(db, viewer, cert_id).await?;
+    let course_ids = bank_courses(db, viewer, &cert).await?;
+    let sections = blueprint(&cert)?;
+    let categories = crate::catalog::service::categories(db).await?;
+    let mut names: HashMap<String, (String, String)> = HashMap::new();
+    // The category's own competencies first, in the model's order.
+    let mut order: Vec<String> = Vec::new();
+    for c in categories {
+        for k in c.competencies {
+            if c.id == cert.category_id {
+                order.push(k.id.clone());
+            }
+            names.insert(k.id, (k.name, k.name_zh));
+        }
+    }
+    for s in &sections {
+        if !order.contains(&s.competency) {
+            order.push(s.competency.clone());
+        }
+    }
+    let mut rows = Vec::new();
+    for competency in order {
+        let drawn = sections.iter().find(|s| s.competency == competency);
+        let (name, name_zh) = names
+            .get(&competency)
+            .cloned()
+            .unwrap_or_else(|| (competency.clone(), competency.clone()));
+        rows.push(BlueprintRow {
+            available_easy: available_for(db, &course_ids, &competency, "easy").await?,
+            available_medium: available_for(db, &course_ids, &competency, "medium").await?,
+            available_hard: available_for(db, &course_ids, &competency, "hard").await?,
+            easy: drawn.map_or(0, |s| s.easy),
+            medium: drawn.map_or(0, |s| s.medium),
+            hard: drawn.map_or(0, |s| s.hard),
+            competency,
+            name,
+            name_zh,
+        });
+    }
+    Ok(BlueprintEditor {
+        certification_id: cert.id,
+        code: cert.code,
+        title: cert.title,
+        title_zh: cert.title_zh,
+        level: cert.level,
+        editable: cert.org_id == viewer.org_id && viewer.is_trainer,
+        rows,
+    })
+}
+
+/// An integrity signal recorded during an attempt, shown to trainers beside it.
+#[derive(Debug, Serialize)]
+pub struct AttemptSignal {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
+/// The integrity signals of an attempt of the viewer's organization, in order.
+pub async fn attempt_signals(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    attempt_id: i64,
+) -> AppResult<Vec<AttemptSignal>> {
+    let a = attempt::Entity::find_by_id(attempt_id)
+        .filter(attempt::Column::OrgId.eq(viewer.org_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let rows = crate::audit::entity::Entity::find()
+        .filter(crate::audit::entity::Column::Action.eq("exam.event"))
+        .filter(crate::audit::entity::Column::TargetType.eq("attempt"))
+        .filter(crate::audit::entity::Column::TargetId.eq(a.id.to_string()))
+        .filter(crate::audit::entity::Column::OrgId.eq(a.org_id))
+        .order_by_asc(crate::audit::entity::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let after = r.after.unwrap_or(Value::Null);
+            AttemptSignal {
+                at: r.created_at,
+                kind: after
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                detail: after
+                    .get("detail")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }
+        })
+        .collect())
+}

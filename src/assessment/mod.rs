@@ -23,6 +23,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::get_blueprint)
         .service(handlers::put_blueprint);
     pages::routes(cfg);
+    trainer_pages::routes(cfg);
 }
 pub mod pages;
 pub mod statistics;
+pub mod trainer_pages;

@@ -820,8 +820,10 @@ async fn the_demo_learner_can_sit_a_shipped_certification_at_once() {
     assert_eq!(result["passed"], true);
 }
 
-#[tokio::test]
-async fn essays_wait_for_a_trainer_and_the_result_becomes_final() {
+/// A certification of one essay question; the demo learner has answered it in an open attempt.
+/// Answers the app, the catalog's folder, the learner's token, the certification, the attempt
+/// and the question.
+async fn essay_attempt(answer: &str) -> (TestApp, tempfile::TempDir, String, i64, i64, i64) {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     mini_catalog(dir.path());
@@ -836,14 +838,15 @@ async fn essays_wait_for_a_trainer_and_the_result_becomes_final() {
     let attempt_id = attempt["id"].as_i64().unwrap();
     let q = attempt["questions"][0]["id"].as_i64().unwrap();
     assert_eq!(attempt["questions"][0]["answer"]["type"], "essay");
-    put_answer(
-        &app,
-        &learner,
-        attempt_id,
-        q,
-        &json!("Segment by last purchase, call the top tier, send the rest a tiered offer."),
-    )
-    .await;
+    put_answer(&app, &learner, attempt_id, q, &json!(answer)).await;
+    (app, dir, learner, id, attempt_id, q)
+}
+
+#[tokio::test]
+async fn essays_wait_for_a_trainer_and_the_result_becomes_final() {
+    let (app, _dir, learner, _id, attempt_id, q) =
+        essay_attempt("Segment by last purchase, call the top tier, send the rest a tiered offer.")
+            .await;
     let result = json(
         app.post_json(
             &format!("/api/v1/attempts/{attempt_id}/submit"),
@@ -1088,5 +1091,238 @@ async fn trainers_edit_blueprints_the_banks_can_fill() {
         )
         .await["total"],
         1
+    );
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn trainers_edit_blueprints_in_pages_and_are_told_what_the_banks_lack() {
+    let (app, _dir) = exam_app().await;
+    let platform = app.token("platform").await;
+    let id = cert_id(&app, &platform, "uo-open").await;
+    let (client, _) = crate::auth::page_session(&app, "platform@demo.test").await;
+    let (status, list) = page(&client, &app, "/trainer/certifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        list.contains("uo-open")
+            && list.contains(&format!("/trainer/certifications/{id}/blueprint")),
+        "{list}"
+    );
+    let blueprint_url = format!("/trainer/certifications/{id}/blueprint");
+    let (_, editor) = page(&client, &app, &blueprint_url).await;
+    assert!(editor.contains("of 1 in the banks"), "{editor}");
+    assert!(editor.contains("name=\"hard.uo-rfm\""), "{editor}");
+    let csrf = crate::pages::csrf_of(&editor);
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let client = client.clone();
+        let url = app.url(&blueprint_url);
+        let csrf = csrf.clone();
+        async move {
+            let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+            form.extend(fields);
+            let response = client.post(url).form(&form).send().await.unwrap();
+            (
+                response.status(),
+                response.headers().get("location").cloned(),
+                response.text().await.unwrap(),
+            )
+        }
+    };
+    // More hard questions than the banks hold: refused, naming the cell; nothing saved.
+    let (status, _, body) = post(vec![("easy.uo-rfm", "1"), ("hard.uo-rfm", "2")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("The blueprint was not saved") && body.contains("Hard"),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"2\""),
+        "the typed value is kept: {body}"
+    );
+    // Not a number: refused with the range.
+    let (status, _, body) = post(vec![("easy.uo-rfm", "lots")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Must be between 0 and 100."), "{body}");
+    // Nothing drawn at all: refused.
+    let (status, _, _) = post(vec![("easy.uo-rfm", "0")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let cells = json(
+        app.get(&format!("/api/v1/certifications/{id}/blueprint"), &platform)
+            .await,
+    )
+    .await;
+    assert_eq!(cells["total"], 2, "still the imported blueprint: {cells}");
+    // A blueprint the banks can fill is saved.
+    let (status, location, _) = post(vec![
+        ("easy.uo-rfm", "1"),
+        ("medium.uo-rfm", "1"),
+        ("easy.uo-churn", "1"),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.unwrap(),
+        format!("{blueprint_url}?saved=1").as_str()
+    );
+    let cells = json(
+        app.get(&format!("/api/v1/certifications/{id}/blueprint"), &platform)
+            .await,
+    )
+    .await;
+    assert_eq!(cells["total"], 2);
+    assert_eq!(cells["items"][0]["competency"], "uo-rfm");
+    assert_eq!(cells["items"][0]["medium"], 1);
+    assert_eq!(cells["items"][1]["easy"], 1);
+    assert_eq!(cells["items"][1]["medium"], 0);
+    // An organization's trainer sees a platform blueprint read-only and cannot post it.
+    let (org_client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let (_, read_only) = page(&org_client, &app, &blueprint_url).await;
+    assert!(
+        read_only.contains("cannot be changed here") && read_only.contains("disabled"),
+        "{read_only}"
+    );
+    let org_csrf = crate::pages::csrf_of(&read_only);
+    let refused = org_client
+        .post(app.url(&blueprint_url))
+        .form(&[("csrf_token", org_csrf.as_str()), ("easy.uo-rfm", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // Learners have no trainer pages.
+    let (learner_client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    assert_eq!(
+        page(&learner_client, &app, &blueprint_url).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        page(&learner_client, &app, "/trainer/grading").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn trainers_mark_essays_review_attempts_and_read_statistics_in_pages() {
+    let (app, _dir, learner, cert, attempt_id, q) =
+        essay_attempt("Call the top tier <b>first</b>, then send a tiered offer.").await;
+    app.post_json(
+        &format!("/api/v1/attempts/{attempt_id}/submit"),
+        &learner,
+        &json!({}),
+    )
+    .await;
+    let (client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let (_, list) = page(&client, &app, "/trainer/certifications").await;
+    assert!(list.contains("1 written answers wait for a mark"), "{list}");
+    let (status, queue) = page(&client, &app, "/trainer/grading").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        queue.contains("Li Na") && queue.contains("Describe your win-back plan"),
+        "{queue}"
+    );
+    assert!(
+        queue.contains("&lt;b&gt;first&lt;&#x2F;b&gt;")
+            || queue.contains("&lt;b&gt;first&lt;/b&gt;"),
+        "the answer is escaped: {queue}"
+    );
+    let csrf = crate::pages::csrf_of(&queue);
+    let grade_url = app.url(&format!("/trainer/grading/{attempt_id}/{q}"));
+    let bad = client
+        .post(&grade_url)
+        .form(&[("csrf_token", csrf.as_str()), ("mark", "a lot")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad
+        .text()
+        .await
+        .unwrap()
+        .contains("Enter the mark as a number"));
+    let too_high = client
+        .post(&grade_url)
+        .form(&[("csrf_token", csrf.as_str()), ("mark", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_high.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let no_csrf = client
+        .post(&grade_url)
+        .form(&[("mark", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    let graded = client
+        .post(&grade_url)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("mark", "0,75"),
+            ("comment", "Clear tiers."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(graded.status(), StatusCode::SEE_OTHER);
+    let result = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(result["passed"], true);
+    assert_eq!(result["score"], 0.75);
+    let (_, queue) = page(&client, &app, "/trainer/grading?graded=1").await;
+    assert!(
+        queue.contains("The mark is saved") && queue.contains("Nothing to mark"),
+        "{queue}"
+    );
+    // The review page shows the answer, the mark and the (empty) integrity record.
+    let (status, review) = page(&client, &app, &format!("/trainer/attempts/{attempt_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        review.contains("Li Na")
+            && review.contains("Marked by a trainer")
+            && review.contains("0.75 / 1"),
+        "{review}"
+    );
+    assert!(review.contains("None recorded"), "{review}");
+    // Statistics over the one graded attempt.
+    let (status, stats) = page(
+        &client,
+        &app,
+        &format!("/trainer/certifications/{cert}/statistics"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        stats.contains("Item statistics") && stats.contains("<svg") && stats.contains("uo-102-q03"),
+        "{stats}"
+    );
+    // Another organization's trainer cannot open the attempt.
+    let (learner_client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    assert_eq!(
+        page(
+            &learner_client,
+            &app,
+            &format!("/trainer/attempts/{attempt_id}")
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let (platform_client, _) = crate::auth::page_session(&app, "platform@demo.test").await;
+    assert_eq!(
+        page(
+            &platform_client,
+            &app,
+            &format!("/trainer/attempts/{attempt_id}")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
     );
 }
