@@ -205,6 +205,9 @@ pub struct SettingsArgs {
     /// Number of HTTP worker threads. Default: the number of cores.
     #[arg(long, env = "TALENTCERT_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Public certificate verifications a client (IP address) may make per minute; 0 turns the limit off. Default: 60.
+    #[arg(long, env = "TALENTCERT_VERIFY_RATE_LIMIT", global = true)]
+    pub verify_rate_limit: Option<u32>,
 }
 
 /// Where the data lives.
@@ -238,6 +241,8 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub token_ttl_seconds: i64,
+    /// Verifications per client per minute (0: no limit).
+    pub verify_rate_limit: u32,
     pub session_idle_minutes: i64,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
@@ -298,6 +303,7 @@ impl Settings {
             smtp_url: args.smtp_url.or(file.smtp_url),
             mail_from: args.mail_from.or(file.mail_from),
             token_ttl_seconds: args.token_ttl_seconds.or(file.token_ttl_seconds),
+            verify_rate_limit: args.verify_rate_limit.or(file.verify_rate_limit),
             session_idle_minutes: args.session_idle_minutes.or(file.session_idle_minutes),
             max_body_bytes: args.max_body_bytes.or(file.max_body_bytes),
             log_format: args.log_format.or(file.log_format),
@@ -414,6 +420,7 @@ impl Settings {
             max_body_bytes,
             log_format,
             workers,
+            verify_rate_limit: m.verify_rate_limit.unwrap_or(60),
             invitation_days,
             mail,
             content_dir: Some(

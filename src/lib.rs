@@ -3,6 +3,7 @@ pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod certificates;
 pub mod cli;
 pub mod config;
 pub mod db;

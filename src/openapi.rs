@@ -3,7 +3,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{assessment, audit, auth, catalog, error, health, notify, pagination};
+use crate::{assessment, audit, auth, catalog, certificates, error, health, notify, pagination};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -69,6 +69,18 @@ use crate::{assessment, audit, auth, catalog, error, health, notify, pagination}
         assessment::handlers::regrade,
         assessment::handlers::get_blueprint,
         assessment::handlers::put_blueprint,
+        certificates::handlers::my_certificates,
+        certificates::handlers::org_certificates,
+        certificates::handlers::certificate_pdf,
+        certificates::handlers::certificate_credential,
+        certificates::handlers::revoke_certificate,
+        certificates::handlers::reissue_certificate,
+        certificates::handlers::set_disclosure,
+        certificates::handlers::verify_code,
+        certificates::handlers::verify_upload,
+        certificates::handlers::jwks,
+        certificates::handlers::issuer,
+        certificates::handlers::status_list,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),
@@ -80,6 +92,8 @@ use crate::{assessment, audit, auth, catalog, error, health, notify, pagination}
         (name = "learning", description = "Enrolment, lessons and progress"),
         (name = "authoring", description = "Courses, lessons and question banks (trainers)"),
         (name = "exams", description = "Certifications, timed attempts, answers and results"),
+        (name = "certificates", description = "Issued certificates: PDF, signed credential, revocation"),
+        (name = "verification", description = "Public verification, published keys, issuer profiles and status lists"),
         (name = "health", description = "Probes")
     )
 )]

@@ -34,6 +34,8 @@ pub struct AppState {
     pub platform_org_id: i64,
     /// Wakes this instance's outbox worker when a message was queued (others poll).
     pub mail_wake: Arc<Notify>,
+    /// Public verifications per client, per minute.
+    pub verify_limiter: crate::certificates::limit::RateLimiter,
 }
 
 /// A built, bound, not yet running service.
@@ -87,6 +89,13 @@ impl Application {
         let worker = OutboxWorker::new(db.clone(), &settings, mail_wake.clone())?;
         tokio::spawn(worker.run());
         tokio::spawn(assessment::exam::run_sweeper(db.clone(), mailer.clone()));
+        let settings_limit = settings.verify_rate_limit;
+        // The platform's signing key exists before the first certificate needs it.
+        {
+            let txn = db::begin_write(&db).await?;
+            crate::certificates::keys::active(&txn, platform.id).await?;
+            txn.commit().await?;
+        }
         let state = web::Data::new(AppState {
             db,
             settings,
@@ -96,6 +105,10 @@ impl Application {
             mailer,
             platform_org_id: platform.id,
             mail_wake,
+            verify_limiter: crate::certificates::limit::RateLimiter::new(
+                settings_limit,
+                std::time::Duration::from_secs(60),
+            ),
         });
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
@@ -156,6 +169,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     notify::routes(cfg);
     catalog::routes(cfg);
     assessment::routes(cfg);
+    crate::certificates::routes(cfg);
     pages::pages::routes(cfg);
     pages::account_pages::routes(cfg);
 }

@@ -50,6 +50,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/statistics.html"),
     ),
     ("grading.html", include_str!("../templates/grading.html")),
+    ("verify.html", include_str!("../templates/verify.html")),
+    (
+        "my_certificates.html",
+        include_str!("../templates/my_certificates.html"),
+    ),
     (
         "attempt_review.html",
         include_str!("../templates/attempt_review.html"),

@@ -6,6 +6,7 @@ mod m20261125_000002_create_outbox_and_tokens;
 mod m20261125_000003_create_catalog;
 mod m20261125_000004_create_exams;
 mod m20261125_000005_create_statistics_cache;
+mod m20261125_000006_create_certificates;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_catalog::Migration),
             Box::new(m20261125_000004_create_exams::Migration),
             Box::new(m20261125_000005_create_statistics_cache::Migration),
+            Box::new(m20261125_000006_create_certificates::Migration),
         ]
     }
 }

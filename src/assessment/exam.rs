@@ -50,7 +50,7 @@ pub struct ExamRules {
     pub evidence_bands: Option<Vec<EvidenceBand>>,
 }
 
-fn rules(cert: &certification::Model) -> AppResult<ExamRules> {
+pub(crate) fn rules(cert: &certification::Model) -> AppResult<ExamRules> {
     serde_json::from_value(cert.settings.clone()).map_err(AppError::internal)
 }
 
@@ -997,6 +997,11 @@ pub async fn settle<C: ConnectionTrait>(
             .enqueue(conn, Some(a.org_id), &key, &recipient, &content)
             .await?;
     }
+    if !pending {
+        // The certification status may have changed: issue, renew or revoke its certificate
+        // in this same transaction.
+        crate::certificates::service::on_outcome(conn, mailer, &a).await?;
+    }
     Ok(Outcome {
         status,
         score,
@@ -1035,7 +1040,17 @@ pub async fn sweep(db: &DatabaseConnection, mailer: &Mailer) -> AppResult<usize>
 
 /// Runs the sweep every half minute until the process ends.
 pub async fn run_sweeper(db: DatabaseConnection, mailer: Mailer) {
+    let mut round: u64 = 0;
     loop {
+        // Certificate expiry reminders, every ten rounds (five minutes).
+        if round.is_multiple_of(10) {
+            match crate::certificates::service::send_reminders(&db, &mailer).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminders = n, "queued certificate expiry reminders"),
+                Err(err) => tracing::warn!(error = ?err, "certificate reminders failed"),
+            }
+        }
+        round = round.wrapping_add(1);
         match sweep(&db, &mailer).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(attempts = n, "graded attempts whose time was over"),

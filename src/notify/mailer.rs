@@ -114,6 +114,11 @@ impl Mailer {
         }
     }
 
+    /// The service's public URL (no trailing slash).
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// An absolute link to a path of the service.
     pub fn link(&self, path: &str) -> String {
         format!("{}{path}", self.public_url)

@@ -211,6 +211,11 @@ fn navigation(user: &CurrentUser, path: &str) -> Vec<NavItem> {
             label_key: "nav.certifications",
             active: path.starts_with("/certifications") || path.starts_with("/exams"),
         },
+        NavItem {
+            href: "/certificates",
+            label_key: "nav.certificates",
+            active: path.starts_with("/certificates"),
+        },
     ];
     if user.has(Role::Trainer) {
         items.push(NavItem {

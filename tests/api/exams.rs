@@ -7,7 +7,7 @@ use crate::catalog::{count, import_mini, mini_catalog, write};
 use crate::helpers::{json, problem_fields, spawn_app, TestApp};
 
 /// The mini catalog plus an open-entry certification drawing four questions.
-async fn exam_app() -> (TestApp, tempfile::TempDir) {
+pub async fn exam_app() -> (TestApp, tempfile::TempDir) {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     mini_catalog(dir.path());
@@ -17,7 +17,7 @@ async fn exam_app() -> (TestApp, tempfile::TempDir) {
     (app, dir)
 }
 
-async fn cert_id(app: &TestApp, token: &str, code: &str) -> i64 {
+pub async fn cert_id(app: &TestApp, token: &str, code: &str) -> i64 {
     let list = json(app.get("/api/v1/certifications", token).await).await;
     list["items"]
         .as_array()
@@ -29,7 +29,7 @@ async fn cert_id(app: &TestApp, token: &str, code: &str) -> i64 {
 }
 
 /// Starts (or resumes) an attempt and answers its view.
-async fn start_attempt(app: &TestApp, token: &str, cert: i64) -> Value {
+pub async fn start_attempt(app: &TestApp, token: &str, cert: i64) -> Value {
     json(
         app.post_json(
             &format!("/api/v1/certifications/{cert}/attempts"),
@@ -42,7 +42,7 @@ async fn start_attempt(app: &TestApp, token: &str, cert: i64) -> Value {
 }
 
 /// A trainer's review of an attempt, with the correct responses.
-async fn review_of(app: &TestApp, trainer: &str, attempt: i64) -> Value {
+pub async fn review_of(app: &TestApp, trainer: &str, attempt: i64) -> Value {
     json(
         app.get(&format!("/api/v1/attempts/{attempt}/review"), trainer)
             .await,
@@ -50,7 +50,7 @@ async fn review_of(app: &TestApp, trainer: &str, attempt: i64) -> Value {
     .await
 }
 
-async fn put_answer(
+pub async fn put_answer(
     app: &TestApp,
     token: &str,
     attempt: i64,

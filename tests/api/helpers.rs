@@ -232,6 +232,8 @@ pub struct AppOptions {
     pub mail_max_attempts: i32,
     /// Import the shipped catalog at start.
     pub content: bool,
+    /// `TALENTCERT_VERIFY_RATE_LIMIT`; none keeps the default.
+    pub verify_rate_limit: Option<u32>,
 }
 
 impl Default for AppOptions {
@@ -242,6 +244,7 @@ impl Default for AppOptions {
             smtp_url: None,
             mail_max_attempts: 10,
             content: false,
+            verify_rate_limit: None,
         }
     }
 }
@@ -281,6 +284,9 @@ pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
     settings.mail.lease_seconds = 3;
     settings.mail.max_attempts = options.mail_max_attempts;
     settings.max_body_bytes = 64 * 1024;
+    if let Some(limit) = options.verify_rate_limit {
+        settings.verify_rate_limit = limit;
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
     let app = Application::build_with_listener(settings, listener)

@@ -3,6 +3,7 @@
 
 mod auth;
 mod catalog;
+mod certificates;
 mod cli;
 mod content_rules;
 mod email;

@@ -66,6 +66,8 @@ async fn every_api_route_is_documented() {
                 | "/api/v1/auth/invitations/accept"
                 | "/api/v1/auth/password-reset"
                 | "/api/v1/auth/password-reset/confirm"
+                | "/api/v1/verify/{code}"
+                | "/api/v1/verify"
         );
         if !public {
             assert!(

@@ -1,0 +1,273 @@
+//! Certificate pages: the public verification page (code, QR link, PDF or credential upload)
+//! and the holder's certificates with download, share link and name privacy.
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::code;
+use super::handlers;
+use super::service::{self, CertificateView, VerificationReport};
+use crate::auth::{CurrentUser, MaybeUser, PageForm};
+use crate::error::{AppError, AppResult};
+use crate::startup::AppState;
+use crate::web::pages::render;
+use crate::web::request_lang;
+
+#[derive(Serialize, Default)]
+struct VerifyPage {
+    code: String,
+    surname: String,
+    report: Option<VerificationReport>,
+    not_found: bool,
+    /// The check was of an upload (no code typed).
+    uploaded: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    code: Option<String>,
+    surname: Option<String>,
+}
+
+fn limited_page(state: &AppState, req: &HttpRequest) -> AppResult<()> {
+    let ip = crate::auth::extract::client_ip(req).unwrap_or_default();
+    state
+        .verify_limiter
+        .check(&ip)
+        .map_err(|secs| AppError::TooManyRequests {
+            retry_after_secs: i64::try_from(secs).unwrap_or(60),
+        })
+}
+
+/// The verification page: type a code, or upload a PDF or a credential.
+#[get("/verify")]
+pub async fn verify_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    query: web::Query<VerifyQuery>,
+) -> AppResult<HttpResponse> {
+    if let Some(typed) = query
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let target = code::normalize(typed).unwrap_or_else(|| typed.replace(['/', '?', '#'], ""));
+        let mut to = format!("/verify/{}", urlencode(&target));
+        if let Some(s) = query
+            .surname
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            to.push_str(&format!("?surname={}", urlencode(s)));
+        }
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, to))
+            .finish());
+    }
+    render(
+        &state,
+        &req,
+        user.0.as_ref(),
+        StatusCode::OK,
+        "verify.html",
+        VerifyPage::default(),
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|q| q.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct SurnameQuery {
+    surname: Option<String>,
+}
+
+/// A certificate's verification, reached from its QR code or link.
+#[get("/verify/{code}")]
+pub async fn verify_code_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    path: web::Path<String>,
+    query: web::Query<SurnameQuery>,
+) -> AppResult<HttpResponse> {
+    limited_page(&state, &req)?;
+    let surname = query.surname.clone().unwrap_or_default();
+    let report = service::verify_code(
+        &state.db,
+        state.mailer.public_url(),
+        &path,
+        Some(surname.as_str()).filter(|s| !s.trim().is_empty()),
+    )
+    .await?;
+    let page = VerifyPage {
+        code: code::normalize(&path).map_or_else(|| path.to_string(), |c| code::display(&c)),
+        surname,
+        not_found: report.is_none(),
+        report,
+        ..Default::default()
+    };
+    let status = if page.not_found {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    render(&state, &req, user.0.as_ref(), status, "verify.html", page)
+}
+
+/// Checks an uploaded PDF or credential from the verification page.
+#[post("/verify")]
+pub async fn verify_upload_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    limited_page(&state, &req)?;
+    let lang = request_lang(&req);
+    let outcome = match handlers_upload(&req, payload).await {
+        Ok(bytes) => handlers::verify_bytes(&state, &bytes, false).await,
+        Err(e) => Err(e),
+    };
+    let (status, page) = match outcome {
+        Ok(report) => (
+            StatusCode::OK,
+            VerifyPage {
+                report: Some(report),
+                uploaded: true,
+                ..Default::default()
+            },
+        ),
+        Err(AppError::Validation(issues)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            VerifyPage {
+                error: Some(
+                    issues
+                        .iter()
+                        .map(|i| i.message.render(lang))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                ..Default::default()
+            },
+        ),
+        Err(AppError::BadRequest(msg)) => (
+            StatusCode::BAD_REQUEST,
+            VerifyPage {
+                error: Some(msg.render(lang)),
+                ..Default::default()
+            },
+        ),
+        Err(other) => return Err(other),
+    };
+    render(&state, &req, user.0.as_ref(), status, "verify.html", page)
+}
+
+async fn handlers_upload(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    while let Some(field) = form.next().await {
+        let mut field = field
+            .map_err(|_| AppError::BadRequest(crate::error::Msg::new("error.upload_unreadable")))?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| {
+                AppError::BadRequest(crate::error::Msg::new("error.upload_unreadable"))
+            })?;
+            if bytes.len() + chunk.len() > handlers::MAX_UPLOAD {
+                return Err(AppError::BadRequest(
+                    crate::error::Msg::new("error.upload_too_large")
+                        .arg("max", handlers::MAX_UPLOAD / 1024),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if bytes.is_empty() {
+            break;
+        }
+        return Ok(bytes);
+    }
+    Err(AppError::field("file", "validation.upload_missing"))
+}
+
+#[derive(Serialize)]
+struct MyCertificatesPage {
+    items: Vec<CertificateView>,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+/// Your certificates: download, share link, expiry, who sees your name.
+#[get("/certificates")]
+pub async fn my_certificates_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    query: web::Query<SavedQuery>,
+) -> AppResult<HttpResponse> {
+    let items = service::of_user(&state.db, user.id)
+        .await?
+        .iter()
+        .map(|c| service::view(c, state.mailer.public_url()))
+        .collect::<AppResult<Vec<_>>>()?;
+    render(
+        &state,
+        &req,
+        Some(&user),
+        StatusCode::OK,
+        "my_certificates.html",
+        MyCertificatesPage {
+            items,
+            saved: query.saved.is_some(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct DisclosureForm {
+    name_disclosure: String,
+}
+
+/// Saves who sees the holder's name.
+#[post("/certificates/{code}/disclosure")]
+pub async fn disclosure_submit(
+    state: web::Data<AppState>,
+    form: PageForm<DisclosureForm>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let value = form.0.name_disclosure;
+    if value != "public" && value != "surname" {
+        return Err(AppError::field(
+            "name_disclosure",
+            "validation.name_disclosure",
+        ));
+    }
+    service::set_disclosure(&state.db, user.id, &path, &value).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/certificates?saved=1"))
+        .finish())
+}
+
+/// Registers the pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(verify_page)
+        .service(verify_code_page)
+        .service(verify_upload_page)
+        .service(my_certificates_page)
+        .service(disclosure_submit);
+}

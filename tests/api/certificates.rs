@@ -1,0 +1,629 @@
+//! Certificates: issued once on a pass, a PDF with the name as text, a signed credential that
+//! verifies with the published keys alone, public verification, revocation and expiry.
+use base64::Engine;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{json, Value};
+
+use crate::catalog::count;
+use crate::exams::{cert_id, exam_app, put_answer, review_of, start_attempt};
+use crate::helpers::{json, TestApp};
+
+/// The demo learner passes `uo-open` with the keys from a trainer's review; answers the
+/// attempt id.
+pub async fn pass_open_exam(app: &TestApp) -> i64 {
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(app, &learner, "uo-open").await;
+    let attempt = start_attempt(app, &learner, id).await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let review = review_of(app, &trainer, attempt_id).await;
+    for q in review["questions"].as_array().unwrap() {
+        put_answer(
+            app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+    }
+    // Several submits at once still grade once and issue one certificate.
+    let url = format!("/api/v1/attempts/{attempt_id}/submit");
+    let body = json!({});
+    let submits = (0..4).map(|_| app.post_json(&url, &learner, &body));
+    for response in futures_util::future::join_all(submits).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    attempt_id
+}
+
+fn pdffonts(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdffonts")
+        .arg(path.to_str().unwrap())
+        .output()
+        .expect("pdffonts (apt-get install poppler-utils)");
+    assert!(out.status.success(), "pdffonts failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (apt-get install poppler-utils)");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn verify_json(app: &TestApp, body: &Value) -> Value {
+    let response = app
+        .api
+        .post(app.url("/api/v1/verify"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {report}"))
+}
+
+async fn set_valid_until(app: &TestApp, code: &str, when: chrono::DateTime<chrono::Utc>) {
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE certificates SET valid_until = $1 WHERE code = $2"
+    } else {
+        "UPDATE certificates SET valid_until = ? WHERE code = ?"
+    };
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [when.into(), code.into()],
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_pass_issues_one_certificate_whose_pdf_and_credential_verify() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    // The holder's name in Chinese: it must come out of the PDF as text.
+    let renamed = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            &learner,
+            &json!({"display_name": "李娜 Li Na"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let attempt_id = pass_open_exam(&app).await;
+    assert_eq!(
+        count(&app, "certificates").await,
+        1,
+        "exactly one certificate"
+    );
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    assert_eq!(mine["total"], 1);
+    let cert = &mine["items"][0];
+    assert_eq!(cert["status"], "valid");
+    assert_eq!(cert["holder_name"], "李娜 Li Na");
+    assert_eq!(cert["title"], "UO Open");
+    assert!(!cert["competencies"].as_array().unwrap().is_empty());
+    let code = cert["code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 13);
+    // The certificate-issued email is queued with the result email.
+    let db = app.db.connect().await;
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM email_outbox WHERE kind = 'certificate_issued'".to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    // A regrade or another look at the attempt does not issue a second one.
+    let again = app
+        .post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(count(&app, "certificates").await, 1);
+
+    // The PDF: small, fonts embedded as subsets, the name extractable as text.
+    let pdf = app
+        .get(&format!("/api/v1/certificates/{code}.pdf"), &learner)
+        .await;
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let pdf = pdf.bytes().await.unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF"));
+    assert!(pdf.len() < 200 * 1024, "the PDF is {} bytes", pdf.len());
+    let text = pdftotext(&pdf);
+    assert!(text.contains("李娜 Li Na"), "{text}");
+    assert!(text.contains("UO Open"), "{text}");
+    let fonts = pdffonts(&pdf);
+    let embedded: Vec<&str> = fonts.lines().skip(2).collect();
+    assert!(!embedded.is_empty(), "{fonts}");
+    for line in &embedded {
+        // name type encoding emb sub uni ...: every font embedded, subset, with a Unicode map.
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert!(line.contains('+'), "subset: {line}");
+        assert!(
+            cols.windows(3).any(|w| w == ["yes", "yes", "yes"]),
+            "embedded, subset, unicode: {line}"
+        );
+    }
+    // Another learner's or another organization's certificate is not theirs to download.
+    let platform = app.token("platform").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/certificates/{code}.pdf"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Verification by code: public, forgiving about case and dashes.
+    let display = cert["display_code"].as_str().unwrap().to_lowercase();
+    let by_code = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{display}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_code.status(), StatusCode::OK);
+    let report: Value = by_code.json().await.unwrap();
+    assert_eq!(report["status"], "valid", "{report}");
+    assert_eq!(check(&report, "signature")["passed"], true);
+    assert_eq!(report["certificate"]["holder_name"], "李娜 Li Na");
+    assert!(report["certificate"].get("email").is_none());
+    // An unknown code (well formed) and a malformed one are both 404.
+    let mut unknown: Vec<char> = code.chars().collect();
+    unknown[0] = if unknown[0] == '7' { '8' } else { '7' };
+    for missing in [unknown.iter().collect::<String>(), "NOPE".to_string()] {
+        let r = app
+            .api
+            .get(app.url(&format!("/api/v1/verify/{missing}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    // The credential: an Open Badges 3.0 JWT signed with Ed25519, verifiable with the JWKS.
+    let jwt = app
+        .get(&format!("/api/v1/certificates/{code}/credential"), &learner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["typ"], "JWT");
+    let payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(
+        payload["@context"][0],
+        "https://www.w3.org/ns/credentials/v2"
+    );
+    assert_eq!(
+        payload["type"],
+        json!(["VerifiableCredential", "OpenBadgeCredential"])
+    );
+    assert_eq!(payload["iss"], payload["issuer"]["id"]);
+    assert_eq!(payload["jti"], payload["id"]);
+    assert_eq!(payload["sub"], payload["credentialSubject"]["id"]);
+    assert!(payload["nbf"].is_i64() && payload["exp"].is_i64());
+    for field in ["id", "type", "name", "description", "criteria"] {
+        assert!(
+            !payload["credentialSubject"]["achievement"][field].is_null(),
+            "{field}"
+        );
+    }
+    let jwks: Value = app
+        .api
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == header["kid"] && k["crv"] == "Ed25519"));
+    let issuer: Value = app
+        .api
+        .get(payload["iss"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(issuer["id"], payload["iss"]);
+    let report = verify_json(&app, &json!({"credential": jwt})).await;
+    assert_eq!(report["status"], "valid", "{report}");
+
+    // One byte changed, a missing signature, alg none, HS256: all refused, saying why.
+    let mut tampered_payload = payload.clone();
+    tampered_payload["credentialSubject"]["identifier"][0]["identityHash"] = json!("Mallory");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(tampered_payload.to_string()),
+        parts[2]
+    );
+    let report = verify_json(&app, &json!({"credential": tampered})).await;
+    assert_eq!(report["status"], "invalid");
+    assert_eq!(check(&report, "signature")["passed"], false);
+    let mut sig = b64.decode(parts[2]).unwrap();
+    sig[0] ^= 1;
+    let flipped = format!("{}.{}.{}", parts[0], parts[1], b64.encode(sig));
+    assert_eq!(
+        verify_json(&app, &json!({"credential": flipped})).await["status"],
+        "invalid"
+    );
+    let none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    let report = verify_json(&app, &json!({"credential": none})).await;
+    assert_eq!(report["status"], "invalid");
+    assert_eq!(check(&report, "algorithm")["passed"], false);
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &payload,
+        &jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+    )
+    .unwrap();
+    let report = verify_json(&app, &json!({"credential": hs})).await;
+    assert_eq!(check(&report, "algorithm")["passed"], false);
+    // Signed with another Ed25519 key under the right kid: the signature fails.
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let der = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_der(&other).unwrap();
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    h.kid = header["kid"].as_str().map(str::to_string);
+    let forged = jsonwebtoken::encode(
+        &h,
+        &payload,
+        &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+    )
+    .unwrap();
+    let report = verify_json(&app, &json!({"credential": forged})).await;
+    assert_eq!(check(&report, "signature")["passed"], false);
+
+    // The PDF upload: matched by its hash and by the credential attached to it.
+    let response = app
+        .api
+        .post(app.url("/api/v1/verify"))
+        .header("content-type", "application/pdf")
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["status"], "valid", "{report}");
+    assert_eq!(check(&report, "pdf")["passed"], true);
+    let mut altered = pdf.clone();
+    let at = altered.len() / 2;
+    altered[at] ^= 0x20;
+    let response = app
+        .api
+        .post(app.url("/api/v1/verify"))
+        .header("content-type", "application/pdf")
+        .body(altered)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["status"], "invalid", "{report}");
+    assert_eq!(check(&report, "pdf")["passed"], false);
+    // The page takes a form upload.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(pdf.clone())
+            .file_name("c.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let page = app
+        .api
+        .post(app.url("/verify"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Valid certificate"));
+    let qr_page = app
+        .api
+        .get(app.url(&format!("/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        qr_page.contains("Valid certificate") && qr_page.contains("李娜 Li Na"),
+        "{qr_page}"
+    );
+
+    // Revocation: admins only, with a reason; verifiers see it at once and in the status list.
+    let list_url = payload["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let index: usize = payload["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bit = |jwt: String| {
+        let p: Value =
+            serde_json::from_slice(&b64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        talentcert::certificates::credential::status_bit(
+            p["credentialSubject"]["encodedList"].as_str().unwrap(),
+            index,
+        )
+        .unwrap()
+    };
+    let list = app
+        .api
+        .get(&list_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!bit(list));
+    let refused = app
+        .post_json(
+            &format!("/api/v1/certificates/{code}/revocation"),
+            &learner,
+            &json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let admin = app.token("admin").await;
+    let empty = app
+        .post_json(
+            &format!("/api/v1/certificates/{code}/revocation"),
+            &admin,
+            &json!({"reason": " "}),
+        )
+        .await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let revoked = app
+        .post_json(
+            &format!("/api/v1/certificates/{code}/revocation"),
+            &admin,
+            &json!({"reason": "Exam misconduct"}),
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let report: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["status"], "revoked");
+    assert_eq!(
+        report["certificate"]["revocation_reason"],
+        "Exam misconduct"
+    );
+    assert_eq!(
+        verify_json(&app, &json!({"credential": jwt})).await["status"],
+        "revoked"
+    );
+    let list = app
+        .api
+        .get(&list_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(bit(list), "the status list marks the revoked certificate");
+    assert_eq!(
+        count(&app, "certificates").await,
+        1,
+        "revoked certificates are kept"
+    );
+}
+
+#[tokio::test]
+async fn expiry_privacy_and_reissue_show_to_verifiers() {
+    let (app, _dir) = exam_app().await;
+    pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    // The holder shows the name only to verifiers who type the surname.
+    let set = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/me/certificates/{code}/disclosure"),
+            &learner,
+            &json!({"name_disclosure": "surname"}),
+        )
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let bad = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/me/certificates/{code}/disclosure"),
+            &learner,
+            &json!({"name_disclosure": "friends"}),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let hidden: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(hidden["certificate"]["holder_name"].is_null());
+    assert_eq!(hidden["certificate"]["name_withheld"], true);
+    let wrong: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}?surname=Wang")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(wrong["certificate"]["holder_name"].is_null());
+    let shown: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}?surname=li")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["certificate"]["holder_name"], "Li Na");
+
+    // A name correction: the admin reissues; the old one verifies as superseded with a link.
+    let admin = app.token("admin").await;
+    let users = json(app.get("/api/v1/users?q=learner", &admin).await).await;
+    let learner_id = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "learner@demo.test")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let renamed = app
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{learner_id}"),
+            &admin,
+            &json!({"display_name": "Li Nana"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let reissued = app
+        .post_json(
+            &format!("/api/v1/certificates/{code}/reissue"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reissued.status(), StatusCode::CREATED);
+    let new = json(reissued).await;
+    assert_eq!(new["holder_name"], "Li Nana");
+    assert_eq!(
+        new["name_disclosure"], "surname",
+        "the holder's choice carries over"
+    );
+    let old: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["status"], "superseded");
+    assert_eq!(old["certificate"]["superseded_by"], new["code"]);
+    assert_eq!(count(&app, "certificates").await, 2);
+    let twice = app
+        .post_json(
+            &format!("/api/v1/certificates/{code}/reissue"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+
+    // Expiry is read from the date; the credential's own dates say so too.
+    let new_code = new["code"].as_str().unwrap().to_string();
+    set_valid_until(
+        &app,
+        &new_code,
+        chrono::Utc::now() - chrono::Duration::days(1),
+    )
+    .await;
+    let expired: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{new_code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(check(&expired, "dates")["passed"], false);
+}
+
+#[tokio::test]
+async fn verification_is_rate_limited_per_client() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::fresh().await,
+        crate::helpers::AppOptions {
+            verify_rate_limit: Some(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    for _ in 0..3 {
+        let r = app
+            .api
+            .get(app.url("/api/v1/verify/0000-0000-0000-0"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    let limited = app
+        .api
+        .get(app.url("/api/v1/verify/0000-0000-0000-0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+}
