@@ -627,3 +627,65 @@ async fn verification_is_rate_limited_per_client() {
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_regrade_that_fails_the_holder_revokes_the_certificate_and_one_that_passes_reissues() {
+    let (app, dir) = exam_app().await;
+    // The same exam with a stricter pass mark: 3 of 4 right is a fail.
+    let open = std::fs::read_to_string(dir.path().join("certifications/uo-open.toml")).unwrap();
+    crate::catalog::write(
+        dir.path(),
+        "certifications/uo-open.toml",
+        &open.replace("pass_percent = 70", "pass_percent = 80"),
+    );
+    crate::catalog::import_mini(&app, dir.path(), false)
+        .await
+        .unwrap();
+    pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    let platform = app.token("platform").await;
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &platform).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    let gift_url = format!("/api/v1/courses/{course}/questions.gift");
+    let bank = app.get(&gift_url, &platform).await.text().await.unwrap();
+    let put_bank = |text: String| {
+        app.api
+            .put(app.url(&gift_url))
+            .bearer_auth(&platform)
+            .header("content-type", "text/plain")
+            .body(text)
+            .send()
+    };
+    let swapped = bank
+        .replace("=right#yes", "~right#no longer")
+        .replace("~wrong#no", "=wrong#yes after all");
+    assert_eq!(put_bank(swapped).await.unwrap().status(), StatusCode::OK);
+    let regrade_url = format!("/api/v1/courses/{course}/questions/uo-101-q01/regrade");
+    let swap_back = json!({"reason": "The first key was right.", "dry_run": false});
+    let swap = json!({"reason": "The key was swapped.", "dry_run": false});
+    let done = json(app.post_json(&regrade_url, &platform, &swap).await).await;
+    assert_eq!(done["changes"][0]["new_passed"], false, "{done}");
+    let report: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["status"], "revoked");
+    assert_eq!(report["certificate"]["revocation_reason"], "regraded");
+    // The key was right after all: the regrade passes the holder again, and a new certificate
+    // is issued (the revoked one stays revoked).
+    assert_eq!(put_bank(bank).await.unwrap().status(), StatusCode::OK);
+    let done = json(app.post_json(&regrade_url, &platform, &swap_back).await).await;
+    assert_eq!(done["changes"][0]["new_passed"], true, "{done}");
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    assert_eq!(mine["total"], 2);
+    assert_eq!(mine["items"][0]["status"], "valid");
+    assert_ne!(mine["items"][0]["code"], code.as_str());
+    assert_eq!(mine["items"][1]["status"], "revoked");
+}
