@@ -33,6 +33,13 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         Command::Org { command } => org(command, settings).await,
         Command::User { command } => user(command, settings).await,
         Command::Outbox { status, limit } => outbox(status, limit, settings).await,
+        Command::Verify {
+            file,
+            jwks,
+            status,
+            json,
+        } => verify(&file, jwks.as_deref(), status.as_deref(), json).await,
+        Command::RotateKey { org } => rotate_key(&org, settings).await,
         Command::ImportContent { dir, force } => import_content(dir, force, settings).await,
         Command::ExportContent { dir, courses, org } => {
             export_content(dir, courses, org, settings).await
@@ -388,6 +395,158 @@ async fn export_content(
     for c in &found {
         let folder = crate::catalog::export::export_course(&conn, c, &dir).await?;
         println!("wrote {}", folder.display());
+    }
+    Ok(())
+}
+
+/// Reads a file, or fetches a URL (http or https).
+async fn read_source(source: &str) -> anyhow::Result<String> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let url = source.to_string();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+            let mut response = ureq::get(&url)
+                .call()
+                .with_context(|| format!("cannot fetch {url}"))?;
+            response
+                .body_mut()
+                .with_config()
+                .limit(4 * 1024 * 1024)
+                .read_to_string()
+                .with_context(|| format!("cannot read {url}"))
+        })
+        .await?
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
+    }
+}
+
+/// `talentcert verify`: the API's checks, with nothing but the published keys.
+async fn verify(
+    file: &std::path::Path,
+    jwks: Option<&str>,
+    status: Option<&str>,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    use crate::certificates::{credential, pdf};
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut checks = Vec::new();
+    let token = if bytes.starts_with(b"%PDF") {
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        match pdf::attached_credential(&bytes) {
+            Some(token) => {
+                checks.push(credential::Check::new(
+                    "credential",
+                    true,
+                    format!("the PDF (SHA-256 {sha}) carries a credential"),
+                ));
+                token
+            }
+            None => bail!("{} is a PDF without an attached credential", file.display()),
+        }
+    } else {
+        String::from_utf8(bytes)
+            .map_err(|_| anyhow!("{} is neither a PDF nor a credential", file.display()))?
+            .trim()
+            .to_string()
+    };
+    // Where the keys and the status list come from: as given, else from the credential itself
+    // (unverified until the signature checks out with those keys).
+    let claimed: serde_json::Value = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let jwks_source = match jwks {
+        Some(s) => s.to_string(),
+        None => {
+            let issuer = claimed["iss"].as_str().unwrap_or_default();
+            let origin = issuer.split("/issuers/").next().unwrap_or_default();
+            if origin.is_empty() {
+                bail!("the credential names no issuer: pass --jwks FILE|URL");
+            }
+            format!("{origin}/.well-known/jwks.json")
+        }
+    };
+    let keys: serde_json::Value = serde_json::from_str(&read_source(&jwks_source).await?)
+        .with_context(|| format!("{jwks_source} is not a JWK set"))?;
+    let online = jwks_source.starts_with("http");
+    let status_source = status.map(str::to_string).or_else(|| {
+        online
+            .then(|| {
+                claimed["credentialStatus"]["statusListCredential"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .flatten()
+    });
+    let list = match status_source {
+        Some(source) => Some(read_source(&source).await?),
+        None => None,
+    };
+    let (verdict, more) =
+        credential::verify_standalone(&token, &keys, list.as_deref(), chrono::Utc::now());
+    checks.extend(more);
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"status": verdict, "checks": checks})
+            )?
+        );
+    } else {
+        println!("{}: {verdict}", file.display());
+        for c in &checks {
+            println!(
+                "  [{}] {}: {}",
+                if c.passed { "ok" } else { "--" },
+                c.name,
+                c.detail
+            );
+        }
+    }
+    if verdict == "valid" {
+        Ok(())
+    } else {
+        Err(anyhow!("the certificate is not valid ({verdict})"))
+    }
+}
+
+/// `talentcert rotate-key`.
+async fn rotate_key(org: &str, settings: Settings) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let org = crate::auth::entities::organization::Entity::find()
+        .filter(crate::auth::entities::organization::Column::Slug.eq(org))
+        .one(&conn)
+        .await?
+        .ok_or_else(|| anyhow!("no organization with the slug {org}"))?;
+    let txn = db::begin_write(&conn).await?;
+    let retired = crate::certificates::keys::rotate(&txn, org.id).await?;
+    let new = crate::certificates::keys::active(&txn, org.id).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(org.id),
+            action: "signing_key.rotated",
+            target_type: "signing_key",
+            target_id: Some(new.kid.clone()),
+            before: retired.as_ref().map(|kid| serde_json::json!({"kid": kid})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    match retired {
+        Some(kid) => println!("retired key {kid} of {}; new key {}", org.slug, new.kid),
+        None => println!("{} had no key; created {}", org.slug, new.kid),
     }
     Ok(())
 }

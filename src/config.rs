@@ -60,6 +60,30 @@ pub enum Command {
         /// The content directory. Default: $TALENTCERT_CONTENT_DIR or ./course-content.
         dir: Option<PathBuf>,
     },
+    /// Check a certificate PDF or credential JWT offline: signature with the issuers' published
+    /// keys, claims, dates and (when reachable) revocation. Exit status 0 only when valid.
+    Verify {
+        /// A certificate PDF or a credential (compact JWS) file.
+        file: PathBuf,
+        /// The issuers' keys: a JWK set file or URL. Default: /.well-known/jwks.json of the
+        /// credential's issuer.
+        #[arg(long)]
+        jwks: Option<String>,
+        /// The status list credential: a file or URL. Default: the credential's
+        /// statusListCredential, when the keys came from a URL.
+        #[arg(long)]
+        status: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire an issuer's signing key; the next certificate is signed with a new one. The
+    /// retired key stays published, so earlier certificates still verify.
+    RotateKey {
+        /// The issuing organization. Default: platform.
+        #[arg(long, default_value = "platform")]
+        org: String,
+    },
     /// List the email outbox (newest first).
     Outbox {
         /// Only messages in this status: queued, sending, sent or dead.

@@ -436,3 +436,92 @@ pub fn encode_status_list(bits: &[u8]) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
 }
+
+/// The outcome of checking a credential without the issuing server's database: the signature
+/// with the published keys, the claims, the dates, and the revocation bit when the status list
+/// is at hand (itself checked with the same keys).
+pub fn verify_standalone(
+    token: &str,
+    jwks: &Value,
+    status_list: Option<&str>,
+    now: DateTime<Utc>,
+) -> (String, Vec<Check>) {
+    let result = verify(token, jwks, now);
+    let mut checks = result.checks.clone();
+    let Some(payload) = result.credential.as_ref() else {
+        return ("invalid".into(), checks);
+    };
+    let structural_ok = checks.iter().all(|c| c.passed || c.name == "dates");
+    let revoked = match status_list {
+        None => {
+            checks.push(Check::new(
+                "status",
+                false,
+                "revocation not checked: the status list was not available (offline)",
+            ));
+            None
+        }
+        Some(list_jwt) => {
+            let list = verify(list_jwt, jwks, now);
+            let index = payload["credentialStatus"]["statusListIndex"]
+                .as_str()
+                .and_then(|i| i.parse::<usize>().ok());
+            let same_list = list.credential.as_ref().map(|l| &l["id"])
+                == Some(&payload["credentialStatus"]["statusListCredential"]);
+            // The list is a BitstringStatusListCredential, not a badge: its signature is what
+            // matters (and that its dates hold).
+            let signed = list.credential.is_some()
+                && list
+                    .checks
+                    .iter()
+                    .filter(|c| c.name != "claims")
+                    .all(|c| c.passed);
+            let bit = list.credential.as_ref().and_then(|l| {
+                l["credentialSubject"]["encodedList"]
+                    .as_str()
+                    .zip(index)
+                    .and_then(|(encoded, i)| status_bit(encoded, i))
+            });
+            match (signed && same_list, bit) {
+                (true, Some(true)) => {
+                    checks.push(Check::new(
+                        "status",
+                        false,
+                        "revoked (the issuer's status list marks it)",
+                    ));
+                    Some(true)
+                }
+                (true, Some(false)) => {
+                    checks.push(Check::new(
+                        "status",
+                        true,
+                        "not revoked (the issuer's signed status list)",
+                    ));
+                    Some(false)
+                }
+                _ => {
+                    checks.push(Check::new(
+                        "status",
+                        false,
+                        "the status list is not the credential's, not signed by the issuer, or unreadable",
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    let status = if !structural_ok {
+        "invalid"
+    } else if revoked == Some(true) {
+        "revoked"
+    } else if result.expired {
+        "expired"
+    } else if checks.iter().any(|c| !c.passed && c.name == "dates") {
+        "invalid"
+    } else if revoked.is_none() {
+        "unchecked"
+    } else {
+        "valid"
+    };
+    (status.into(), checks)
+}

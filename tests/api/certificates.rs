@@ -689,3 +689,172 @@ async fn a_regrade_that_fails_the_holder_revokes_the_certificate_and_one_that_pa
     assert_ne!(mine["items"][0]["code"], code.as_str());
     assert_eq!(mine["items"][1]["status"], "revoked");
 }
+
+fn run(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn talentcert_verify_checks_offline_and_key_rotation_keeps_old_certificates_valid() {
+    let (app, _dir) = exam_app().await;
+    pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    let files = tempfile::tempdir().unwrap();
+    let pdf_path = files.path().join("cert.pdf");
+    let pdf = app
+        .get(&format!("/api/v1/certificates/{code}.pdf"), &learner)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let jwt = app
+        .get(&format!("/api/v1/certificates/{code}/credential"), &learner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let jwt_path = files.path().join("cert.jwt");
+    std::fs::write(&jwt_path, &jwt).unwrap();
+    let keys = app
+        .api
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let jwks_path = files.path().join("jwks.json");
+    std::fs::write(&jwks_path, &keys).unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let list_url = payload["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .unwrap();
+    let list_path = files.path().join("status.jwt");
+    std::fs::write(
+        &list_path,
+        app.api
+            .get(list_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_talentcert");
+    let verify = |args: &[&std::path::Path]| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.env_clear()
+            .env("TALENTCERT_DEMO", "false")
+            .arg("verify");
+        for a in args {
+            cmd.arg(a);
+        }
+        cmd
+    };
+    // Online: keys and status list fetched from the issuer the credential names.
+    let (ok, out) = run(&mut verify(&[&pdf_path]));
+    assert!(ok && out.contains(": valid"), "{out}");
+    // Offline with the keys only: everything but revocation is checked, and it says so.
+    let (ok, out) = run(verify(&[&jwt_path]).arg("--jwks").arg(&jwks_path));
+    assert!(
+        !ok && out.contains("unchecked") && out.contains("[ok] signature"),
+        "{out}"
+    );
+    let (ok, out) = run(verify(&[&jwt_path])
+        .arg("--jwks")
+        .arg(&jwks_path)
+        .arg("--status")
+        .arg(&list_path)
+        .arg("--json"));
+    assert!(ok, "{out}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["status"], "valid");
+    // A changed byte in the credential fails.
+    let mut bad = jwt.clone().into_bytes();
+    let i = bad.len() - 5;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let bad_path = files.path().join("bad.jwt");
+    std::fs::write(&bad_path, bad).unwrap();
+    let (ok, out) = run(verify(&[&bad_path]).arg("--jwks").arg(&jwks_path));
+    assert!(!ok && out.contains("invalid"), "{out}");
+
+    // Rotate the platform's key: the old certificate still verifies; new ones use the new key.
+    let (ok, out) = run(crate::cli::talentcert(&app.db).args(["rotate-key", "--org", "platform"]));
+    assert!(ok, "{out}");
+    let report: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["status"], "valid", "{report}");
+    let jwks: Value = app
+        .api
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let admin = app.token("admin").await;
+    let new = json(
+        app.post_json(
+            &format!("/api/v1/certificates/{code}/reissue"),
+            &admin,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let new_jwt = app
+        .get(
+            &format!(
+                "/api/v1/certificates/{}/credential",
+                new["code"].as_str().unwrap()
+            ),
+            &learner,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let kid = |token: &str| -> Value {
+        serde_json::from_slice::<Value>(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap()["kid"]
+            .clone()
+    };
+    assert_ne!(kid(&new_jwt), kid(&jwt));
+    let (ok, out) = run(&mut verify(&[&pdf_path]));
+    assert!(
+        !ok && out.contains("superseded") || out.contains("valid"),
+        "{out}"
+    );
+}
