@@ -151,6 +151,17 @@ impl DisplayName {
                 Msg::new("validation.control_characters"),
             ));
         }
+        // Names appear on certificates: refuse what the shipped fonts cannot draw, now rather
+        // than as boxes on a PDF later.
+        if let Ok(missing) = crate::certificates::pdf::missing_glyphs(trimmed) {
+            if !missing.is_empty() {
+                let chars: String = missing.iter().take(5).collect();
+                return Err(FieldIssue::new(
+                    field,
+                    Msg::new("validation.name_script").arg("characters", chars),
+                ));
+            }
+        }
         Ok(DisplayName(trimmed.to_string()))
     }
 

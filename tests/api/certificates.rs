@@ -859,3 +859,38 @@ async fn talentcert_verify_checks_offline_and_key_rotation_keeps_old_certificate
         .arg(app.url("/.well-known/jwks.json")));
     assert!(ok && out.contains(": valid"), "{out}");
 }
+
+#[tokio::test]
+async fn names_the_certificate_fonts_cannot_print_are_refused_when_saved() {
+    let app = crate::helpers::spawn_app().await;
+    let learner = app.token("learner").await;
+    for ok in ["José Álvarez", "Łukasz Żółć", "李娜", "山田 太郎", "김민준"] {
+        let r = app
+            .send_json(
+                reqwest::Method::PATCH,
+                "/api/v1/me",
+                &learner,
+                &json!({"display_name": ok}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{ok}");
+    }
+    let refused = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            &learner,
+            &json!({"display_name": "राहुल"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = json(refused).await;
+    assert_eq!(
+        crate::helpers::problem_fields(&problem),
+        vec!["display_name"]
+    );
+    assert!(
+        problem.to_string().contains("cannot be printed"),
+        "{problem}"
+    );
+}
