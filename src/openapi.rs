@@ -71,6 +71,7 @@ use crate::{assessment, audit, auth, catalog, certificates, error, health, notif
         assessment::handlers::put_blueprint,
         certificates::handlers::my_certificates,
         certificates::handlers::org_certificates,
+        certificates::handlers::export_certificates,
         certificates::handlers::certificate_pdf,
         certificates::handlers::certificate_credential,
         certificates::handlers::revoke_certificate,

@@ -66,9 +66,16 @@ pub async fn my_certificates(
     Ok(HttpResponse::Ok().json(Page { items, total }))
 }
 
-/// The certificates of your organization (HR and admins).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OrgCertificatesQuery {
+    /// Only valid certificates that expire within this many days (for renewal planning).
+    pub expiring_within_days: Option<u32>,
+}
+
+/// The certificates of your organization (HR and admins), newest first.
 #[utoipa::path(
     tag = "certificates",
+    params(OrgCertificatesQuery),
     responses((status = 200, body = Page<CertificateView>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []), ("session" = []))
 )]
@@ -76,14 +83,70 @@ pub async fn my_certificates(
 pub async fn org_certificates(
     state: web::Data<AppState>,
     staff: RequireRole<crate::auth::AdminOrHr>,
+    query: web::Query<OrgCertificatesQuery>,
 ) -> AppResult<HttpResponse> {
-    let items = service::of_org(&state.db, staff.org_id)
+    let items: Vec<CertificateView> = service::of_org(&state.db, staff.org_id)
         .await?
         .iter()
         .map(|c| service::view(c, public_url(&state)))
-        .collect::<AppResult<Vec<_>>>()?;
+        .collect::<AppResult<Vec<_>>>()?
+        .into_iter()
+        .filter(|c| {
+            query
+                .expiring_within_days
+                .is_none_or(|d| c.status == "valid" && c.days_left <= i64::from(d))
+        })
+        .collect();
     let total = items.len() as u64;
     Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// Only this department's people. Default: everyone.
+    pub department: Option<String>,
+}
+
+/// The certificates of your organization (or one department) as a ZIP of the issued PDFs with
+/// an `index.csv` (HR and admins). Audited.
+#[utoipa::path(
+    tag = "certificates",
+    params(ExportQuery),
+    responses((status = 200, description = "The ZIP", content_type = "application/zip"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/certificates/export.zip")]
+pub async fn export_certificates(
+    state: web::Data<AppState>,
+    staff: RequireRole<crate::auth::AdminOrHr>,
+    query: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
+    let department = query
+        .department
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let (zip, count) = service::export_zip(&state.db, staff.org_id, department).await?;
+    crate::audit::record(
+        &state.db,
+        crate::audit::AuditEvent {
+            org_id: Some(staff.org_id),
+            actor_user_id: Some(staff.id),
+            action: "certificates.exported",
+            target_type: "certificates",
+            target_id: department.map(str::to_string),
+            after: Some(serde_json::json!({"certificates": count})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"certificates.zip\"",
+        ))
+        .body(zip))
 }
 
 /// The certificate's PDF, exactly as issued (its SHA-256 is recorded).

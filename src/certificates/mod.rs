@@ -14,6 +14,7 @@ pub mod service;
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(handlers::my_certificates)
         .service(handlers::org_certificates)
+        .service(handlers::export_certificates)
         .service(handlers::certificate_pdf)
         .service(handlers::certificate_credential)
         .service(handlers::revoke_certificate)

@@ -1073,3 +1073,96 @@ pub async fn send_reminders(db: &DatabaseConnection, mailer: &Mailer) -> AppResu
     }
     Ok(queued)
 }
+
+/// The certificates of an organization (optionally one department) as a ZIP: each issued PDF,
+/// as issued, and `index.csv` describing them. Answers the ZIP and how many certificates it holds.
+pub async fn export_zip(
+    db: &DatabaseConnection,
+    org_id: i64,
+    department: Option<&str>,
+) -> AppResult<(Vec<u8>, usize)> {
+    use std::io::Write;
+    let certificates = of_org(db, org_id).await?;
+    let user_ids: Vec<i64> = certificates.iter().map(|c| c.user_id).collect();
+    let people: std::collections::HashMap<i64, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids))
+        .filter(user::Column::OrgId.eq(org_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let now = Utc::now();
+    let mut index = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| AppError::Internal(anyhow::anyhow!(e));
+    index
+        .write_record([
+            "file",
+            "code",
+            "holder_name",
+            "email",
+            "employee_id",
+            "department",
+            "certification_code",
+            "certification",
+            "level",
+            "status",
+            "issued_at",
+            "valid_until",
+            "pdf_sha256",
+        ])
+        .map_err(csv_error)?;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // The PDFs are compressed already: store them.
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let zip_error = |e: zip::result::ZipError| AppError::Internal(anyhow::anyhow!(e));
+    let mut count = 0;
+    for c in &certificates {
+        let Some(person) = people.get(&c.user_id) else {
+            continue;
+        };
+        if let Some(d) = department {
+            if person.department.as_deref() != Some(d) {
+                continue;
+            }
+        }
+        let data = data_of(c)?;
+        let file = format!("{}-{}.pdf", data.certification_code, c.code);
+        zip.start_file(file.as_str(), options).map_err(zip_error)?;
+        zip.write_all(&c.pdf)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        index
+            .write_record([
+                file.as_str(),
+                &code::display(&c.code),
+                &data.holder_name,
+                &person.email,
+                person.employee_id.as_deref().unwrap_or_default(),
+                person.department.as_deref().unwrap_or_default(),
+                &data.certification_code,
+                &data.title,
+                &data.level.to_string(),
+                effective_status(c, now),
+                &c.issued_at.to_rfc3339(),
+                &c.valid_until.to_rfc3339(),
+                &c.pdf_sha256,
+            ])
+            .map_err(csv_error)?;
+        count += 1;
+    }
+    let csv_bytes = index
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+    zip.start_file(
+        "index.csv",
+        options.compression_method(zip::CompressionMethod::Stored),
+    )
+    .map_err(zip_error)?;
+    // A byte-order mark so Excel opens the UTF-8 names correctly.
+    zip.write_all(b"\xEF\xBB\xBF")
+        .and_then(|()| zip.write_all(&csv_bytes))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let bytes = zip.finish().map_err(zip_error)?.into_inner();
+    Ok((bytes, count))
+}

@@ -894,3 +894,116 @@ async fn names_the_certificate_fonts_cannot_print_are_refused_when_saved() {
         "{problem}"
     );
 }
+
+async fn outbox_count(app: &TestApp, kind: &str) -> i64 {
+    let db = app.db.connect().await;
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM email_outbox WHERE kind = '{kind}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn hr_exports_the_issued_pdfs_and_sees_what_expires_and_holders_are_reminded() {
+    let (app, _dir) = exam_app().await;
+    pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let hr = app.token("hr").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    let pdf = app
+        .get(&format!("/api/v1/certificates/{code}.pdf"), &learner)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+
+    let export = app.get("/api/v1/certificates/export.zip", &hr).await;
+    assert_eq!(export.status(), StatusCode::OK);
+    assert_eq!(export.headers()["content-type"], "application/zip");
+    let bytes = export.bytes().await.unwrap().to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(zip.len(), 2);
+    let mut index = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("index.csv").unwrap(), &mut index).unwrap();
+    assert!(
+        index.contains("Li Na") && index.contains("learner@demo.test") && index.contains("uo-open"),
+        "{index}"
+    );
+    let name = zip
+        .file_names()
+        .find(|n| n.ends_with(".pdf"))
+        .unwrap()
+        .to_string();
+    let mut inside = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(&name).unwrap(), &mut inside).unwrap();
+    assert_eq!(
+        inside,
+        pdf.to_vec(),
+        "the PDF exactly as issued, with its holder's name"
+    );
+    let other = app
+        .get("/api/v1/certificates/export.zip?department=Nowhere", &hr)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        zip::ZipArchive::new(std::io::Cursor::new(other.to_vec()))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/api/v1/certificates/export.zip", &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Expiring soon: listed for HR, and the holder is reminded 30 and 7 days before, once each.
+    set_valid_until(&app, &code, chrono::Utc::now() + chrono::Duration::days(20)).await;
+    let soon = json(
+        app.get("/api/v1/certificates?expiring_within_days=30", &hr)
+            .await,
+    )
+    .await;
+    assert_eq!(soon["total"], 1);
+    let later = json(
+        app.get("/api/v1/certificates?expiring_within_days=10", &hr)
+            .await,
+    )
+    .await;
+    assert_eq!(later["total"], 0);
+    let db = app.db.connect().await;
+    let mailer = talentcert::notify::Mailer::new(
+        talentcert::templates::Templates::load().unwrap(),
+        "http://certs.test",
+    );
+    assert_eq!(
+        talentcert::certificates::service::send_reminders(&db, &mailer)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        talentcert::certificates::service::send_reminders(&db, &mailer)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(outbox_count(&app, "certificate_expiring").await, 1);
+    set_valid_until(&app, &code, chrono::Utc::now() + chrono::Duration::days(5)).await;
+    assert_eq!(
+        talentcert::certificates::service::send_reminders(&db, &mailer)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(outbox_count(&app, "certificate_expiring").await, 2);
+}
