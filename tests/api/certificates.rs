@@ -702,7 +702,9 @@ fn run(cmd: &mut std::process::Command) -> (bool, String) {
     )
 }
 
-#[tokio::test]
+// Multi-threaded: the test blocks on the CLI while the server's database connections, opened
+// on this runtime, must keep being driven.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn talentcert_verify_checks_offline_and_key_rotation_keeps_old_certificates_valid() {
     let (app, _dir) = exam_app().await;
     pass_open_exam(&app).await;
