@@ -1,5 +1,6 @@
 //! Benchmarks of the hot pure functions (`cargo bench`): parsing a large GIFT bank, grading a
-//! whole attempt, and item statistics over many attempts. Figures go in BENCHMARKS.md.
+//! whole attempt, item statistics over many attempts, rendering a certificate PDF, and signing
+//! and verifying a credential. Figures go in BENCHMARKS.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -96,9 +97,81 @@ fn statistics(c: &mut Criterion) {
     });
 }
 
+fn certificate_data(name: &str) -> talentcert::certificates::credential::CertificateData {
+    use talentcert::certificates::credential::{AttestedCompetency, CertificateData};
+    let issued = chrono::Utc::now();
+    CertificateData {
+        code: "7KQ2M9XD4TRAP".into(),
+        holder_name: name.into(),
+        holder_organization: "Demo Retail Co.".into(),
+        issuer_org_id: 1,
+        issuer_name: "talentcert Academy".into(),
+        certification_code: "uo-associate".into(),
+        title: "User Operation Associate".into(),
+        title_zh: "用户运营助理认证".into(),
+        description: "Runs member segmentation and retention campaigns.".into(),
+        level: 2,
+        category: "user-operation".into(),
+        category_name: "User operation".into(),
+        category_name_zh: "用户运营".into(),
+        competencies: (0..6)
+            .map(|i| AttestedCompetency {
+                id: format!("uo-{i}"),
+                name: format!("Competency {i}"),
+                name_zh: "用户分层".into(),
+                level: 2,
+            })
+            .collect(),
+        issued_at: issued,
+        valid_until: issued + chrono::Duration::days(730),
+        replaces: None,
+    }
+}
+
+/// Renders a certificate PDF (fonts parsed once, as in the service; subset per document).
+fn render_certificate(c: &mut Criterion) {
+    use talentcert::certificates::pdf;
+    let data = certificate_data("李娜 Li Na");
+    let url = "https://certs.example.com/verify/7KQ2M9XD4TRAP";
+    let pdf = pdf::render(&data, url, "a.b.c").unwrap();
+    println!("certificate PDF: {} bytes", pdf.len());
+    c.bench_function("render a certificate PDF (CJK and Latin name)", |b| {
+        b.iter(|| pdf::render(black_box(&data), url, "a.b.c").unwrap())
+    });
+}
+
+/// Signs and verifies a credential JWT with a JWK set.
+fn credential_jwt(c: &mut Criterion) {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use talentcert::certificates::{credential, keys};
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let der = key.to_pkcs8_der().unwrap();
+    let jwk = keys::public_jwk(&key.verifying_key().to_bytes());
+    let kid = jwk["kid"].as_str().unwrap().to_string();
+    let jwks = serde_json::json!({ "keys": [jwk] });
+    let vc = credential::build(
+        &certificate_data("Li Na"),
+        &credential::Urls {
+            public_url: "https://certs.example.com",
+            status_list_id: 1,
+            status_index: 4242,
+            subject_id: "urn:uuid:00000000-0000-4000-8000-000000000000",
+        },
+    );
+    let token = credential::sign(&vc, &kid, der.as_bytes()).unwrap();
+    let now = chrono::Utc::now();
+    assert!(credential::verify(&token, &jwks, now).ok());
+    c.bench_function("verify a credential JWT (Ed25519)", |b| {
+        b.iter(|| credential::verify(black_box(&token), &jwks, now))
+    });
+    c.bench_function("sign a credential JWT (Ed25519)", |b| {
+        b.iter(|| credential::sign(black_box(&vc), &kid, der.as_bytes()).unwrap())
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = parse_gift, grade_attempt, statistics
+    targets = parse_gift, grade_attempt, statistics, render_certificate, credential_jwt
 }
 criterion_main!(benches);

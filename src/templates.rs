@@ -52,6 +52,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("grading.html", include_str!("../templates/grading.html")),
     ("verify.html", include_str!("../templates/verify.html")),
     (
+        "admin_certificates.html",
+        include_str!("../templates/admin_certificates.html"),
+    ),
+    (
         "my_certificates.html",
         include_str!("../templates/my_certificates.html"),
     ),

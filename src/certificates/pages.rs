@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::code;
 use super::handlers;
 use super::service::{self, CertificateView, VerificationReport};
-use crate::auth::{CurrentUser, MaybeUser, PageForm};
+use crate::auth::{Admin, CurrentUser, MaybeUser, PageForm, RequireRole};
 use crate::error::{AppError, AppResult};
 use crate::startup::AppState;
 use crate::web::pages::render;
@@ -269,5 +269,123 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(verify_code_page)
         .service(verify_upload_page)
         .service(my_certificates_page)
-        .service(disclosure_submit);
+        .service(disclosure_submit)
+        .service(admin_certificates)
+        .service(admin_revoke)
+        .service(admin_reissue);
+}
+
+#[derive(Serialize)]
+struct AdminCertificatesPage {
+    items: Vec<CertificateView>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    done: Option<String>,
+}
+
+async fn admin_list(
+    state: &AppState,
+    req: &HttpRequest,
+    admin: &CurrentUser,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> AppResult<HttpResponse> {
+    let items = service::of_org(&state.db, admin.org_id)
+        .await?
+        .iter()
+        .map(|c| service::view(c, state.mailer.public_url()))
+        .collect::<AppResult<Vec<_>>>()?;
+    render(
+        state,
+        req,
+        Some(admin),
+        status,
+        "admin_certificates.html",
+        AdminCertificatesPage {
+            items,
+            notice,
+            error,
+        },
+    )
+}
+
+/// The organization's certificates, with revocation and reissue (admins).
+#[get("/admin/certificates")]
+pub async fn admin_certificates(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: RequireRole<Admin>,
+    query: web::Query<NoticeQuery>,
+) -> AppResult<HttpResponse> {
+    let lang = request_lang(&req);
+    let notice = match query.done.as_deref() {
+        Some("revoked") => Some(crate::i18n::t(lang, "admincert.revoked", &[])),
+        Some("reissued") => Some(crate::i18n::t(lang, "admincert.reissued", &[])),
+        _ => None,
+    };
+    admin_list(&state, &req, &admin, StatusCode::OK, notice, None).await
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Revokes a certificate from the admin page.
+#[post("/admin/certificates/{code}/revoke")]
+pub async fn admin_revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<RevokeForm>,
+    admin: RequireRole<Admin>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let reason = form.0.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        let lang = request_lang(&req);
+        let error = crate::i18n::t(
+            lang,
+            "validation.length",
+            &[("min", "1".into()), ("max", "500".into())],
+        );
+        return admin_list(
+            &state,
+            &req,
+            &admin,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(format!(
+                "{}: {error}",
+                crate::i18n::t(lang, "admincert.reason", &[])
+            )),
+        )
+        .await;
+    }
+    service::revoke(&state.db, admin.org_id, admin.id, &path, &reason).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/certificates?done=revoked"))
+        .finish())
+}
+
+#[derive(Deserialize)]
+struct EmptyForm {}
+
+/// Reissues a certificate with the holder's current name, from the admin page.
+#[post("/admin/certificates/{code}/reissue")]
+pub async fn admin_reissue(
+    state: web::Data<AppState>,
+    _form: PageForm<EmptyForm>,
+    admin: RequireRole<Admin>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    service::reissue(&state.db, &state.mailer, admin.org_id, admin.id, &path).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/certificates?done=reissued"))
+        .finish())
 }

@@ -1009,3 +1009,86 @@ async fn hr_exports_the_issued_pdfs_and_sees_what_expires_and_holders_are_remind
     );
     assert_eq!(outbox_count(&app, "certificate_expiring").await, 2);
 }
+
+#[tokio::test]
+async fn admins_revoke_from_their_page_and_holders_see_their_certificates() {
+    let (app, _dir) = exam_app().await;
+    pass_open_exam(&app).await;
+    let (learner_page, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let mine = learner_page
+        .get(app.url("/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        mine.contains("UO Open") && mine.contains("Download the PDF"),
+        "{mine}"
+    );
+    let (admin_page, _) = crate::auth::page_session(&app, "admin@demo.test").await;
+    let list = admin_page
+        .get(app.url("/admin/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Li Na") && list.contains("Revoke"), "{list}");
+    let csrf = crate::pages::csrf_of(&list);
+    let admin = app.token("admin").await;
+    let code = json(app.get("/api/v1/certificates", &admin).await).await["items"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = app.url(&format!("/admin/certificates/{code}/revoke"));
+    let no_reason = admin_page
+        .post(&url)
+        .form(&[("csrf_token", csrf.as_str()), ("reason", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_reason.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let no_csrf = admin_page
+        .post(&url)
+        .form(&[("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    let done = admin_page
+        .post(&url)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("reason", "Certificate issued in error"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let report: Value = app
+        .api
+        .get(app.url(&format!("/api/v1/verify/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["status"], "revoked");
+    assert_eq!(
+        report["certificate"]["revocation_reason"],
+        "Certificate issued in error"
+    );
+    assert_eq!(
+        learner_page
+            .get(app.url("/admin/certificates"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
