@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod gaps;
 pub mod health;
 pub mod i18n;
 pub mod notify;

@@ -3,7 +3,9 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{assessment, audit, auth, catalog, certificates, error, health, notify, pagination};
+use crate::{
+    assessment, audit, auth, catalog, certificates, error, gaps, health, notify, pagination,
+};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -82,6 +84,18 @@ use crate::{assessment, audit, auth, catalog, certificates, error, health, notif
         certificates::handlers::jwks,
         certificates::handlers::issuer,
         certificates::handlers::status_list,
+        gaps::handlers::import_roster,
+        gaps::handlers::export_roster,
+        gaps::handlers::list_positions,
+        gaps::handlers::save_position,
+        gaps::handlers::apply_template,
+        gaps::handlers::person_gap,
+        gaps::handlers::department_gap,
+        gaps::handlers::organization_gap,
+        gaps::handlers::record_evidence,
+        gaps::handlers::list_evidence,
+        gaps::handlers::set_level_rule,
+        gaps::handlers::assign_path,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),
@@ -94,6 +108,7 @@ use crate::{assessment, audit, auth, catalog, certificates, error, health, notif
         (name = "authoring", description = "Courses, lessons and question banks (trainers)"),
         (name = "exams", description = "Certifications, timed attempts, answers and results"),
         (name = "certificates", description = "Issued certificates: PDF, signed credential, revocation"),
+        (name = "gaps", description = "Roster, positions, evidence and gap analysis"),
         (name = "verification", description = "Public verification, published keys, issuer profiles and status lists"),
         (name = "health", description = "Probes")
     )

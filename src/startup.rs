@@ -170,6 +170,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     catalog::routes(cfg);
     assessment::routes(cfg);
     crate::certificates::routes(cfg);
+    crate::gaps::routes(cfg);
     pages::pages::routes(cfg);
     pages::account_pages::routes(cfg);
 }

@@ -7,6 +7,7 @@ mod m20261125_000003_create_catalog;
 mod m20261125_000004_create_exams;
 mod m20261125_000005_create_statistics_cache;
 mod m20261125_000006_create_certificates;
+mod m20261125_000007_create_gaps;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_exams::Migration),
             Box::new(m20261125_000005_create_statistics_cache::Migration),
             Box::new(m20261125_000006_create_certificates::Migration),
+            Box::new(m20261125_000007_create_gaps::Migration),
         ]
     }
 }

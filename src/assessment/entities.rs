@@ -110,12 +110,23 @@ pub mod evidence {
         pub user_id: i64,
         pub competency_id: String,
         pub level: i32,
-        /// `exam`, `manager` or `self`.
+        /// `exam`, `course`, `manager`, `self` or `external`.
         pub source: String,
         pub source_id: Option<i64>,
         pub percent: Option<f64>,
         pub recorded_by: Option<i64>,
         pub recorded_at: DateTimeUtc,
+        /// What it rests on, in words (a rating's reason, an external course).
+        pub note: Option<String>,
+        /// Who delivered external training or a certificate.
+        pub provider: Option<String>,
+        /// A link to or name of the supporting document.
+        pub attachment: Option<String>,
+        /// When the evidence was earned, if not when it was recorded.
+        pub evidence_date: Option<DateTimeUtc>,
+        /// Set when a later outcome of the same source replaced it (a regrade); rows are never
+        /// deleted.
+        pub superseded_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -943,10 +943,13 @@ pub async fn settle<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     if !pending && !abandoned {
-        // The evidence of this attempt is its latest outcome (a regrade replaces it).
-        evidence::Entity::delete_many()
+        // The evidence of this attempt is its latest outcome: a regrade supersedes the earlier
+        // rows (the ledger keeps them).
+        evidence::Entity::update_many()
+            .col_expr(evidence::Column::SupersededAt, Expr::value(now))
             .filter(evidence::Column::Source.eq("exam"))
             .filter(evidence::Column::SourceId.eq(a.id))
+            .filter(evidence::Column::SupersededAt.is_null())
             .exec(conn)
             .await?;
         for c in &competencies {
@@ -961,6 +964,15 @@ pub async fn settle<C: ConnectionTrait>(
                 percent: Set(c["percent"].as_f64()),
                 recorded_by: Set(None),
                 recorded_at: Set(now),
+                note: Set(Some(format!(
+                    "{} · {:.0}%",
+                    cert.code,
+                    c["percent"].as_f64().unwrap_or(0.0)
+                ))),
+                provider: Set(None),
+                attachment: Set(None),
+                evidence_date: Set(a.finished_at),
+                superseded_at: Set(None),
             }
             .insert(conn)
             .await?;

@@ -16,6 +16,13 @@ pub mod organization {
         pub created_at: DateTimeUtc,
         /// The language of people created without one (BCP 47).
         pub default_language: String,
+        /// How evidence rolls up into a current level: latest, highest, average, decaying or
+        /// mastered.
+        pub level_rule: String,
+        /// Exam evidence outranks manager and self ratings.
+        pub exam_outranks_ratings: bool,
+        /// For the `mastered` rule: how many pieces of evidence at a level establish it.
+        pub mastery_count: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -56,6 +63,10 @@ pub mod user {
         pub updated_at: DateTimeUtc,
         /// Access tokens carry this number; raising it (a password reset) voids the older ones.
         pub token_version: i32,
+        /// The person's position (from the roster or set by HR).
+        pub position_id: Option<i64>,
+        /// Created by a roster import (a full import may deactivate such learners).
+        pub from_roster: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -62,6 +62,9 @@ pub async fn ensure_platform(db: &DatabaseConnection) -> anyhow::Result<organiza
         is_platform: Set(true),
         created_at: Set(Utc::now()),
         default_language: Set("en".to_string()),
+        level_rule: Set("latest".into()),
+        exam_outranks_ratings: Set(true),
+        mastery_count: Set(2),
     };
     organization::Entity::insert(row)
         .on_conflict(

@@ -518,6 +518,8 @@ pub async fn insert_user<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         token_version: Set(0),
+        position_id: Set(None),
+        from_roster: Set(false),
     };
     let user = row.insert(conn).await?;
     replace_roles(conn, user.id, &new.roles).await?;
@@ -823,6 +825,9 @@ pub async fn insert_organization<C: ConnectionTrait>(
         is_platform: Set(false),
         created_at: Set(Utc::now()),
         default_language: Set(new.admin.language.tag().to_string()),
+        level_rule: Set("latest".into()),
+        exam_outranks_ratings: Set(true),
+        mastery_count: Set(2),
     }
     .insert(conn)
     .await?;

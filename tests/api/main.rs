@@ -9,6 +9,7 @@ mod content_rules;
 mod email;
 mod errors;
 mod exams;
+mod gaps;
 mod helpers;
 mod openapi;
 mod organizations;

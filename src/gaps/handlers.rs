@@ -1,0 +1,708 @@
+//! JSON API of gap analysis: roster import and export, positions and templates, evidence and
+//! ratings, the level rule, person / department / organization reports, learning paths.
+use actix_web::http::header;
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::positions::{self, PositionInput, PositionView};
+use super::report::{self, DepartmentGap, OrgData, OrganizationGap, PersonGap};
+use super::roster::{self, RosterReport};
+use crate::assessment::entities::evidence;
+use crate::auth::entities::organization;
+use crate::auth::{AdminOrHr, CurrentUser, RequireRole, Role};
+use crate::error::{AppError, AppResult, FieldIssue, Msg, Problem};
+use crate::pagination::Page;
+use crate::startup::AppState;
+use crate::web::{request_lang, ApiJson};
+
+fn is_staff(user: &CurrentUser) -> bool {
+    user.has(Role::Hr) || user.has(Role::Admin)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RosterQuery {
+    /// Preview only (default true): what would be created, updated, deactivated, and every problem.
+    pub dry_run: Option<bool>,
+    /// `merge` (default: create and update) or `full` (also deactivate roster-created learners of
+    /// the departments in the file who are missing).
+    pub mode: Option<String>,
+}
+
+/// Imports a roster CSV (HR and admins): header
+/// `employee_id,name,email,department,manager_employee_id,position,language`; UTF-8 (with or
+/// without BOM), GB18030 or UTF-16. A preview changes nothing; a commit is all or nothing and
+/// invites the new people by email.
+#[utoipa::path(
+    tag = "gaps",
+    params(RosterQuery),
+    request_body(content = String, description = "The CSV file", content_type = "text/csv"),
+    responses((status = 200, body = RosterReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/roster")]
+pub async fn import_roster(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+    query: web::Query<RosterQuery>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let full = match query.mode.as_deref() {
+        None | Some("merge") => false,
+        Some("full") => true,
+        Some(_) => return Err(AppError::field("mode", "validation.roster_mode")),
+    };
+    let importer = roster::Importer {
+        principal: &staff.user,
+        invitation_days: state.settings.invitation_days,
+    };
+    let report = roster::import(
+        &state.db,
+        &state.mailer,
+        &importer,
+        &body,
+        full,
+        query.dry_run.unwrap_or(true),
+        request_lang(&req),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The roster as CSV, in the import's format (HR and admins).
+#[utoipa::path(
+    tag = "gaps",
+    responses((status = 200, description = "The roster", content_type = "text/csv"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/roster")]
+pub async fn export_roster(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+) -> AppResult<HttpResponse> {
+    let csv = roster::export(&state.db, staff.org_id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"roster.csv\"",
+        ))
+        .body(csv))
+}
+
+/// The organization's positions and what each requires.
+#[utoipa::path(
+    tag = "gaps",
+    responses((status = 200, body = Page<PositionView>), (status = 401, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/positions")]
+pub async fn list_positions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
+    let items = positions::list(&state.db, user.org_id).await?;
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+/// Creates a position (or replaces the one with the same code): every competency of the
+/// category at `level` (default 2) unless listed in `requirements` (HR and admins; audited).
+#[utoipa::path(
+    tag = "gaps",
+    request_body = PositionInput,
+    responses((status = 201, body = PositionView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/positions")]
+pub async fn save_position(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    body: ApiJson<PositionInput>,
+) -> AppResult<HttpResponse> {
+    let view = positions::save_one(&state.db, staff.org_id, staff.id, &body.0).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Creates the positions of an organization-mode template: `temporary-project`,
+/// `supplier-empowerment` or `self-built` (HR and admins).
+#[utoipa::path(
+    tag = "gaps",
+    params(("mode" = String, Path, description = "temporary-project, supplier-empowerment or self-built")),
+    responses((status = 200, body = Page<PositionView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/positions/templates/{mode}")]
+pub async fn apply_template(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    positions::apply_template(&txn, staff.org_id, Some(staff.id), &path).await?;
+    let items = positions::list(&txn, staff.org_id).await?;
+    txn.commit().await?;
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+/// May `viewer` see `target`'s gaps and evidence: themselves, HR and admins of the organization,
+/// and their managers (direct or indirect).
+fn may_see(data: &OrgData, viewer: &CurrentUser, target: i64) -> bool {
+    viewer.id == target
+        || is_staff(viewer)
+        || report::reports_of(data, viewer.id)
+            .iter()
+            .any(|p| p.id == target)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FormatQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+fn csv_response(name: &str, rows: Vec<Vec<String>>) -> AppResult<HttpResponse> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.write_record(&row)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    }
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    out.extend(
+        w.into_inner()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(out))
+}
+
+/// A person's gaps against their position: per competency required, current (with the evidence
+/// it rests on) and gap, and the learning path that closes them. Self, HR, admins, managers.
+#[utoipa::path(
+    tag = "gaps",
+    params(("user_id" = i64, Path, description = "The person's user id"), FormatQuery),
+    responses((status = 200, body = PersonGap), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/gaps/people/{user_id}")]
+pub async fn person_gap(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<FormatQuery>,
+) -> AppResult<HttpResponse> {
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    let id = path.into_inner();
+    let person = data
+        .people
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or(AppError::NotFound)?;
+    if !may_see(&data, &user, id) {
+        return Err(AppError::NotFound);
+    }
+    let gap = report::person_gap(&data, person);
+    if query.format.as_deref() == Some("csv") {
+        let mut rows = vec![[
+            "competency",
+            "required",
+            "current",
+            "gap",
+            "weight",
+            "mandatory",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for c in &gap.competencies {
+            rows.push(vec![
+                c.competency.clone(),
+                c.required.to_string(),
+                c.current.map(|l| l.to_string()).unwrap_or_default(),
+                c.gap.to_string(),
+                c.weight.to_string(),
+                c.mandatory.to_string(),
+            ]);
+        }
+        return csv_response(&format!("gaps-{id}"), rows);
+    }
+    Ok(HttpResponse::Ok().json(gap))
+}
+
+/// A department's heatmap (people × competencies, by gap) and what it lacks most: HR, admins,
+/// and managers of that department.
+#[utoipa::path(
+    tag = "gaps",
+    params(("name" = String, Path, description = "Department"), FormatQuery),
+    responses((status = 200, body = DepartmentGap), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/gaps/departments/{name}")]
+pub async fn department_gap(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<FormatQuery>,
+) -> AppResult<HttpResponse> {
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    let name = path.into_inner();
+    let members: Vec<&report::Person> = data
+        .people
+        .iter()
+        .filter(|p| p.department.as_deref() == Some(name.as_str()))
+        .collect();
+    if members.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let own = data.people.iter().find(|p| p.id == user.id);
+    let manages = own.is_some_and(|me| me.department.as_deref() == Some(name.as_str()))
+        && !report::reports_of(&data, user.id).is_empty();
+    if !(is_staff(&user) || manages) {
+        return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
+    }
+    let heat = report::department_gap(&data, &name, &members);
+    if query.format.as_deref() == Some("csv") {
+        let mut header = vec!["person".to_string(), "position".to_string()];
+        header.extend(heat.competencies.iter().cloned());
+        let mut rows = vec![header];
+        for r in &heat.rows {
+            let mut row = vec![r.name.clone(), r.position.clone().unwrap_or_default()];
+            row.extend(
+                r.cells
+                    .iter()
+                    .map(|c| c.map(|g| g.to_string()).unwrap_or_default()),
+            );
+            rows.push(row);
+        }
+        return csv_response("department-gaps", rows);
+    }
+    Ok(HttpResponse::Ok().json(heat))
+}
+
+/// The organization report: positions against planned headcount, what to train internally and
+/// what to hire or train externally (with reasons), key-person risks (HR and admins).
+#[utoipa::path(
+    tag = "gaps",
+    params(FormatQuery),
+    responses((status = 200, body = OrganizationGap), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/gaps/organization")]
+pub async fn organization_gap(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    query: web::Query<FormatQuery>,
+) -> AppResult<HttpResponse> {
+    let data = OrgData::load(&state.db, staff.org_id, state.platform_org_id).await?;
+    let report = report::organization_gap(&data);
+    if query.format.as_deref() == Some("csv") {
+        let mut rows = vec![[
+            "position",
+            "headcount",
+            "assigned",
+            "meets",
+            "within_one",
+            "further",
+            "shortfall",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for p in &report.positions {
+            rows.push(vec![
+                p.position.clone(),
+                p.headcount.to_string(),
+                p.assigned.to_string(),
+                p.meets.to_string(),
+                p.within_one.to_string(),
+                p.further.to_string(),
+                p.shortfall.to_string(),
+            ]);
+        }
+        return csv_response("organization-gaps", rows);
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// A piece of evidence to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceInput {
+    pub user_id: i64,
+    pub competency: String,
+    /// 1–5.
+    pub level: i32,
+    /// `manager` (a manager rating a report), `self` (rating oneself) or `external` (HR records
+    /// training or a certificate from outside).
+    pub source: String,
+    pub note: Option<String>,
+    /// External: who delivered it.
+    pub provider: Option<String>,
+    /// External: a link to or the name of the document.
+    pub attachment: Option<String>,
+    /// When it was earned (default: now).
+    pub date: Option<chrono::DateTime<Utc>>,
+}
+
+/// A ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceView {
+    pub id: i64,
+    pub user_id: i64,
+    pub competency: String,
+    pub level: i32,
+    pub source: String,
+    pub note: Option<String>,
+    pub provider: Option<String>,
+    pub attachment: Option<String>,
+    pub date: chrono::DateTime<Utc>,
+    pub recorded_by: Option<i64>,
+    pub recorded_at: chrono::DateTime<Utc>,
+    /// Replaced by a later outcome of the same source (a regrade); kept in the ledger.
+    pub superseded: bool,
+}
+
+fn evidence_view(e: evidence::Model) -> EvidenceView {
+    EvidenceView {
+        date: e.evidence_date.unwrap_or(e.recorded_at),
+        superseded: e.superseded_at.is_some(),
+        id: e.id,
+        user_id: e.user_id,
+        competency: e.competency_id,
+        level: e.level,
+        source: e.source,
+        note: e.note,
+        provider: e.provider,
+        attachment: e.attachment,
+        recorded_by: e.recorded_by,
+        recorded_at: e.recorded_at,
+    }
+}
+
+/// Records evidence in the append-only ledger: a manager's rating of a report, a self rating,
+/// or external training or a certificate (HR). Audited.
+#[utoipa::path(
+    tag = "gaps",
+    request_body = EvidenceInput,
+    responses((status = 201, body = EvidenceView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/evidence")]
+pub async fn record_evidence(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<EvidenceInput>,
+) -> AppResult<HttpResponse> {
+    let b = body.0;
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    if !data.people.iter().any(|p| p.id == b.user_id) {
+        return Err(AppError::NotFound);
+    }
+    let allowed = match b.source.as_str() {
+        "self" => b.user_id == user.id,
+        "manager" => report::reports_of(&data, user.id)
+            .iter()
+            .any(|p| p.id == b.user_id),
+        "external" => is_staff(&user),
+        _ => return Err(AppError::field("source", "validation.evidence_source")),
+    };
+    if !allowed {
+        return Err(AppError::Forbidden(Msg::new("error.evidence_not_allowed")));
+    }
+    let mut issues = Vec::new();
+    if !(1..=5).contains(&b.level) {
+        issues.push(FieldIssue::new(
+            "level",
+            Msg::new("validation.range").arg("min", 1).arg("max", 5),
+        ));
+    }
+    if !data.competency_names.contains_key(&b.competency) {
+        issues.push(FieldIssue::new(
+            "competency",
+            Msg::new("validation.competency"),
+        ));
+    }
+    let clip = |s: Option<String>, n: usize| {
+        s.map(|v| v.trim().chars().take(n).collect::<String>())
+            .filter(|v| !v.is_empty())
+    };
+    if b.source == "external" && clip(b.provider.clone(), 200).is_none() {
+        issues.push(FieldIssue::new(
+            "provider",
+            Msg::new("validation.length").arg("min", 1).arg("max", 200),
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(AppError::Validation(issues));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let now = Utc::now();
+    let row = evidence::ActiveModel {
+        id: NotSet,
+        org_id: Set(user.org_id),
+        user_id: Set(b.user_id),
+        competency_id: Set(b.competency.clone()),
+        level: Set(b.level),
+        source: Set(b.source.clone()),
+        source_id: Set(None),
+        percent: Set(None),
+        recorded_by: Set(Some(user.id)),
+        recorded_at: Set(now),
+        note: Set(clip(b.note, 2000)),
+        provider: Set(clip(b.provider, 200)),
+        attachment: Set(clip(b.attachment, 500)),
+        evidence_date: Set(Some(b.date.unwrap_or(now).min(now))),
+        superseded_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(user.org_id),
+            actor_user_id: Some(user.id),
+            action: "evidence.recorded",
+            target_type: "user",
+            target_id: Some(b.user_id.to_string()),
+            after: Some(json!({"competency": b.competency, "level": b.level, "source": b.source})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(evidence_view(row)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EvidenceQuery {
+    pub user_id: i64,
+}
+
+/// A person's evidence ledger, newest first (self, HR, admins, managers).
+#[utoipa::path(
+    tag = "gaps",
+    params(EvidenceQuery),
+    responses((status = 200, body = Page<EvidenceView>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/evidence")]
+pub async fn list_evidence(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<EvidenceQuery>,
+) -> AppResult<HttpResponse> {
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    if !data.people.iter().any(|p| p.id == query.user_id) || !may_see(&data, &user, query.user_id) {
+        return Err(AppError::NotFound);
+    }
+    let items: Vec<EvidenceView> = evidence::Entity::find()
+        .filter(evidence::Column::OrgId.eq(user.org_id))
+        .filter(evidence::Column::UserId.eq(query.user_id))
+        .order_by_desc(evidence::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(evidence_view)
+        .collect();
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
+/// How evidence rolls up into current levels.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelRuleInput {
+    /// latest, highest, average, decaying (half-life 180 days) or mastered.
+    pub rule: String,
+    /// Exam evidence outranks manager and self ratings. Default true.
+    pub exam_outranks_ratings: Option<bool>,
+    /// For `mastered`: pieces of evidence at a level that establish it (1–10). Default 2.
+    pub mastery_count: Option<i32>,
+}
+
+/// Sets the organization's level rule (HR and admins; audited).
+#[utoipa::path(
+    tag = "gaps",
+    request_body = LevelRuleInput,
+    responses((status = 200, body = LevelRuleInput), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/organization/level-rule")]
+pub async fn set_level_rule(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    body: ApiJson<LevelRuleInput>,
+) -> AppResult<HttpResponse> {
+    let b = body.0;
+    let count = b.mastery_count.unwrap_or(2);
+    if !super::levels::RULES.contains(&b.rule.as_str()) {
+        return Err(AppError::Validation(vec![FieldIssue::new(
+            "rule",
+            Msg::new("validation.one_of").arg("values", super::levels::RULES.join(", ")),
+        )]));
+    }
+    if !(1..=10).contains(&count) {
+        return Err(AppError::Validation(vec![FieldIssue::new(
+            "mastery_count",
+            Msg::new("validation.range").arg("min", 1).arg("max", 10),
+        )]));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let org = organization::Entity::find_by_id(staff.org_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let before = json!({"rule": org.level_rule, "exam_outranks_ratings": org.exam_outranks_ratings, "mastery_count": org.mastery_count});
+    let mut active = org.into_active_model();
+    active.level_rule = Set(b.rule.clone());
+    active.exam_outranks_ratings = Set(b.exam_outranks_ratings.unwrap_or(true));
+    active.mastery_count = Set(count);
+    let org = active.update(&txn).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(org.id),
+            actor_user_id: Some(staff.id),
+            action: "organization.level_rule_changed",
+            target_type: "organization",
+            target_id: Some(org.id.to_string()),
+            before: Some(before),
+            after: Some(json!({"rule": org.level_rule, "exam_outranks_ratings": org.exam_outranks_ratings, "mastery_count": org.mastery_count})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(LevelRuleInput {
+        rule: org.level_rule,
+        exam_outranks_ratings: Some(org.exam_outranks_ratings),
+        mastery_count: Some(org.mastery_count),
+    }))
+}
+
+/// An assigned learning path.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LearningPathView {
+    pub id: i64,
+    pub user_id: i64,
+    pub courses: Vec<i64>,
+    pub assigned_at: chrono::DateTime<Utc>,
+    /// Courses completed so far.
+    pub completed: usize,
+}
+
+/// Assigns a person the learning path of their gaps, enrolling them in each course (HR and
+/// admins; audited).
+#[utoipa::path(
+    tag = "gaps",
+    params(("user_id" = i64, Path, description = "The person's user id")),
+    responses((status = 201, body = LearningPathView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/gaps/people/{user_id}/learning-path")]
+pub async fn assign_path(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    use crate::catalog::entities::enrolment;
+    let data = OrgData::load(&state.db, staff.org_id, state.platform_org_id).await?;
+    let id = path.into_inner();
+    let person = data
+        .people
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or(AppError::NotFound)?;
+    let gap = report::person_gap(&data, person);
+    if gap.learning_path.is_empty() {
+        return Err(AppError::Conflict(Msg::new("error.no_learning_path")));
+    }
+    let courses: Vec<i64> = gap.learning_path.iter().map(|s| s.course_id).collect();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let now = Utc::now();
+    for course_id in &courses {
+        enrolment::Entity::insert(enrolment::ActiveModel {
+            id: NotSet,
+            user_id: Set(id),
+            course_id: Set(*course_id),
+            org_id: Set(staff.org_id),
+            enrolled_at: Set(now),
+            last_lesson_slug: Set(None),
+            last_activity_at: Set(None),
+            completed_at: Set(None),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                enrolment::Column::UserId,
+                enrolment::Column::CourseId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    let row = super::entities::learning_path::ActiveModel {
+        id: NotSet,
+        org_id: Set(staff.org_id),
+        user_id: Set(id),
+        position_id: Set(person.position_id),
+        courses: Set(json!(courses)),
+        assigned_by: Set(Some(staff.id)),
+        assigned_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(staff.org_id),
+            actor_user_id: Some(staff.id),
+            action: "learning_path.assigned",
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            after: Some(json!({"courses": courses})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let completed = courses
+        .iter()
+        .filter(|c| data.completed.contains(&(id, **c)))
+        .count();
+    Ok(HttpResponse::Created().json(LearningPathView {
+        id: row.id,
+        user_id: id,
+        courses,
+        assigned_at: row.assigned_at,
+        completed,
+    }))
+}
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(import_roster)
+        .service(export_roster)
+        .service(list_positions)
+        .service(save_position)
+        .service(apply_template)
+        .service(person_gap)
+        .service(department_gap)
+        .service(organization_gap)
+        .service(record_evidence)
+        .service(list_evidence)
+        .service(set_level_rule)
+        .service(assign_path);
+}

@@ -1,0 +1,13 @@
+//! Gap analysis: the staff roster, positions and what they require, assessed levels from the
+//! evidence ledger, gaps from a person to the whole organization, and learning paths.
+pub mod entities;
+pub mod handlers;
+pub mod levels;
+pub mod positions;
+pub mod report;
+pub mod roster;
+
+/// Registers the gap-analysis routes.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    handlers::routes(cfg);
+}

@@ -1,0 +1,428 @@
+//! Gap analysis: roster import (encodings, preview, problems, full mode), positions, evidence,
+//! level rules, person / department / organization reports, learning paths, who sees what.
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::catalog::{count, import_mini, mini_catalog};
+use crate::helpers::{json, problem_fields, spawn_app, TestApp};
+
+async fn gap_app() -> (TestApp, tempfile::TempDir, String) {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let hr = app.token("hr").await;
+    let position = app
+        .post_json(
+            "/api/v1/positions",
+            &hr,
+            &json!({"code": "member-ops", "name": "Member operator", "name_zh": "会员运营", "category": "user-operation", "headcount": 3, "level": 2,
+                    "requirements": [{"competency": "uo-churn", "level": 3, "weight": 2.0}]}),
+        )
+        .await;
+    assert_eq!(position.status(), StatusCode::CREATED);
+    (app, dir, hr)
+}
+
+async fn roster(app: &TestApp, hr: &str, query: &str, body: Vec<u8>) -> reqwest::Response {
+    app.api
+        .post(app.url(&format!("/api/v1/roster?{query}")))
+        .bearer_auth(hr)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+const ROSTER: &str = "employee_id,name,email,department,manager_employee_id,position,language\n\
+E100,Chen Jing,chen.jing@demo.test,Store 1,,member-ops,zh-CN\n\
+E101,\"Zhao, Lei\",zhao.lei@demo.test,Store 1,E100,member-ops,\n\
+E102,王芳,wang.fang@demo.test,Store 1,E101,member-ops,zh-CN\n";
+
+#[tokio::test]
+async fn a_roster_is_previewed_then_committed_all_or_nothing_and_invites_new_people() {
+    let (app, _dir, hr) = gap_app().await;
+    let users_before = count(&app, "users").await;
+    // The preview (the default) names what would happen and changes nothing.
+    let preview = json(roster(&app, &hr, "", ROSTER.as_bytes().to_vec()).await).await;
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["created"].as_array().unwrap().len(), 3, "{preview}");
+    assert!(
+        preview["problems"].as_array().unwrap().is_empty(),
+        "{preview}"
+    );
+    assert_eq!(count(&app, "users").await, users_before);
+    // Chinese Excel saves GB18030; with a BOM or without, UTF-8 reads the same.
+    let (gb, _, _) = encoding_rs::GB18030.encode(ROSTER);
+    let preview = json(roster(&app, &hr, "dry_run=true", gb.to_vec()).await).await;
+    assert_eq!(preview["encoding"], "gb18030");
+    assert_eq!(preview["created"][2]["name"], "王芳");
+    let committed = json(roster(&app, &hr, "dry_run=false", gb.to_vec()).await).await;
+    assert_eq!(committed["created"].as_array().unwrap().len(), 3);
+    assert_eq!(count(&app, "users").await, users_before + 3);
+    let db = app.db.connect().await;
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM email_outbox WHERE kind = 'invitation'".to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        3,
+        "each new person is invited"
+    );
+    // The same file again changes nothing.
+    let again = json(roster(&app, &hr, "dry_run=false", ROSTER.as_bytes().to_vec()).await).await;
+    assert_eq!(again["unchanged"], 3, "{again}");
+    // The export reads back in the import's format.
+    let export = app.get("/api/v1/roster", &hr).await.text().await.unwrap();
+    assert!(
+        export.contains("E102,王芳,wang.fang@demo.test,Store 1,E101,member-ops,zh-CN"),
+        "{export}"
+    );
+
+    // Every problem by line and column; a commit with problems writes nothing.
+    let bad = "employee_id,name,email,department,manager_employee_id,position\n\
+E200,Ok Person,ok@demo.test,Store 2,,member-ops\n\
+E201,Taken,platform@demo.test,Store 2,,\n\
+E202,No Such Position,p@demo.test,Store 2,,cashier\n\
+E203,No Such Manager,m@demo.test,Store 2,E999,\n\
+E200,Duplicate,d@demo.test,Store 2,,\n\
+E204,Loop A,a@demo.test,Store 2,E205,\n\
+E205,Loop B,b@demo.test,Store 2,E204,\n";
+    let preview = json(roster(&app, &hr, "dry_run=true", bad.as_bytes().to_vec()).await).await;
+    let cells: Vec<(i64, String)> = preview["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["line"].as_i64().unwrap(),
+                p["column"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        (3, "email"),
+        (4, "position"),
+        (5, "manager_employee_id"),
+        (6, "employee_id"),
+        (7, "manager_employee_id"),
+        (8, "manager_employee_id"),
+    ] {
+        assert!(
+            cells.contains(&(expected.0, expected.1.to_string())),
+            "{expected:?} in {cells:?}"
+        );
+    }
+    let taken = preview["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["line"] == 3)
+        .unwrap();
+    assert_eq!(
+        taken["message"],
+        "This email address is already used by another account."
+    );
+    let refused = roster(&app, &hr, "dry_run=false", bad.as_bytes().to_vec()).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(problem_fields(&json(refused).await).contains(&"line 4: position".to_string()));
+    assert_eq!(
+        count(&app, "users").await,
+        users_before + 3,
+        "nothing written"
+    );
+    let not_text = roster(&app, &hr, "", vec![0xff, 0xfe, 0x00, 0xd8]).await;
+    assert_eq!(not_text.status(), StatusCode::BAD_REQUEST);
+
+    // A full import of Store 1 without Wang Fang deactivates her (a roster-created learner).
+    let without = ROSTER.lines().take(3).collect::<Vec<_>>().join("\n");
+    let full = json(roster(&app, &hr, "dry_run=false&mode=full", without.into_bytes()).await).await;
+    assert_eq!(full["deactivated"].as_array().unwrap().len(), 1, "{full}");
+    assert_eq!(full["deactivated"][0]["name"], "王芳");
+    // Learners cannot import.
+    let learner = app.token("learner").await;
+    assert_eq!(
+        roster(&app, &learner, "", ROSTER.as_bytes().to_vec())
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn user_id(app: &TestApp, admin: &str, email: &str) -> i64 {
+    let users = json(app.get(&format!("/api/v1/users?q={email}"), admin).await).await;
+    users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn gaps_from_evidence_roll_up_to_departments_and_the_organization() {
+    let (app, _dir, hr) = gap_app().await;
+    // The demo learner and trainer join Store 1: the trainer manages the learner.
+    let staff = "employee_id,name,email,department,manager_employee_id,position\n\
+T1,Trainer,trainer@demo.test,Store 1,,member-ops\n\
+L1,Li Na,learner@demo.test,Store 1,T1,member-ops\n";
+    let done = roster(&app, &hr, "dry_run=false", staff.as_bytes().to_vec()).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::OK,
+        "{}",
+        done.text().await.unwrap()
+    );
+    let admin = app.token("admin").await;
+    let learner_id = user_id(&app, &admin, "learner@demo.test").await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    // The manager rates, the learner rates herself; HR records outside training.
+    let rate = |token: String, body: Value| {
+        let app = &app;
+        async move { app.post_json("/api/v1/evidence", &token, &body).await }
+    };
+    let r = rate(trainer.clone(), json!({"user_id": learner_id, "competency": "uo-rfm", "level": 2, "source": "manager", "note": "Runs the monthly RFM review"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = rate(
+        learner.clone(),
+        json!({"user_id": learner_id, "competency": "uo-churn", "level": 3, "source": "self"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = rate(
+        learner.clone(),
+        json!({"user_id": learner_id, "competency": "uo-churn", "level": 5, "source": "manager"}),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no one manages themselves"
+    );
+    let r = rate(
+        hr.clone(),
+        json!({"user_id": learner_id, "competency": "uo-churn", "level": 2, "source": "external"}),
+    )
+    .await;
+    assert_eq!(problem_fields(&json(r).await), vec!["provider"]);
+
+    let gap = json(
+        app.get(&format!("/api/v1/gaps/people/{learner_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(gap["position"], "member-ops");
+    let churn = gap["competencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["competency"] == "uo-churn")
+        .unwrap();
+    assert_eq!(
+        (
+            churn["required"].as_i64(),
+            churn["current"].as_i64(),
+            churn["gap"].as_i64()
+        ),
+        (Some(3), Some(3), Some(0))
+    );
+    assert_eq!(
+        churn["evidence_ids"].as_array().unwrap().len(),
+        1,
+        "traceable to its evidence"
+    );
+    assert_eq!(gap["meets"], true);
+    // An exam outranks ratings: HR records an external level-1 result, then switches the rule.
+    let ext = rate(hr.clone(), json!({"user_id": learner_id, "competency": "uo-churn", "level": 1, "source": "external", "provider": "Retail Academy", "attachment": "cert-123.pdf"})).await;
+    assert_eq!(ext.status(), StatusCode::CREATED);
+    let gap = json(
+        app.get(&format!("/api/v1/gaps/people/{learner_id}"), &hr)
+            .await,
+    )
+    .await;
+    let churn = gap["competencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["competency"] == "uo-churn")
+        .unwrap();
+    assert_eq!(
+        churn["current"], 1,
+        "latest evidence under the default rule"
+    );
+    assert_eq!(gap["learning_path"][0]["code"], "uo-102", "{gap}");
+    let rule = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/organization/level-rule",
+            &hr,
+            &json!({"rule": "highest"}),
+        )
+        .await;
+    assert_eq!(rule.status(), StatusCode::OK);
+    let gap = json(
+        app.get(&format!("/api/v1/gaps/people/{learner_id}"), &hr)
+            .await,
+    )
+    .await;
+    let churn = gap["competencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["competency"] == "uo-churn")
+        .unwrap();
+    assert_eq!(churn["current"], 3);
+    let bad_rule = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/organization/level-rule",
+            &hr,
+            &json!({"rule": "vibes"}),
+        )
+        .await;
+    assert_eq!(bad_rule.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The department heatmap and the organization report.
+    let store = json(app.get("/api/v1/gaps/departments/Store%201", &hr).await).await;
+    assert_eq!(store["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        store["rows"][0]["name"], "Trainer",
+        "no evidence: the largest gap first"
+    );
+    let csv = app
+        .get("/api/v1/gaps/departments/Store%201?format=csv", &hr)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("Li Na,member-ops"), "{csv}");
+    let org = json(app.get("/api/v1/gaps/organization", &hr).await).await;
+    let ops = &org["positions"][0];
+    assert_eq!(
+        (
+            ops["headcount"].as_i64(),
+            ops["assigned"].as_i64(),
+            ops["meets"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(ops["shortfall"], 2);
+    let rfm = org["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["competency"] == "uo-rfm")
+        .unwrap();
+    assert_eq!(rfm["action"], "internal", "{rfm}");
+    assert!(org["key_person_risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["competency"] == "uo-churn"));
+
+    // Who sees what: the manager sees the report's gaps, the learner not the manager's,
+    // learners not the department or the organization.
+    let trainer_id = user_id(&app, &admin, "trainer@demo.test").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/gaps/people/{learner_id}"), &trainer)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/gaps/people/{trainer_id}"), &learner)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/gaps/departments/Store%201", &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/api/v1/gaps/departments/Store%201", &trainer)
+            .await
+            .status(),
+        StatusCode::OK,
+        "the store's manager"
+    );
+    assert_eq!(
+        app.get("/api/v1/gaps/organization", &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let platform = app.token("platform").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/gaps/people/{learner_id}"), &platform)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // HR assigns the trainer's learning path: enrolled in each course.
+    let path = app
+        .post_json(
+            &format!("/api/v1/gaps/people/{trainer_id}/learning-path"),
+            &hr,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(path.status(), StatusCode::CREATED);
+    let path = json(path).await;
+    assert_eq!(path["courses"].as_array().unwrap().len(), 2);
+    let learning = json(app.get("/api/v1/me/learning", &trainer).await).await;
+    assert_eq!(learning["total"], 2, "{learning}");
+}
+
+#[tokio::test]
+async fn positions_come_from_templates_and_name_bad_requirements() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let hr = app.token("hr").await;
+    let bad = app
+        .post_json(
+            "/api/v1/positions",
+            &hr,
+            &json!({"code": "Bad Code", "name": "", "category": "user-operation", "level": 7,
+                    "requirements": [{"competency": "co-copywriting", "level": 2}]}),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut fields = problem_fields(&json(bad).await);
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec!["code", "level", "name", "requirements[0].competency"]
+    );
+    // Templates need the categories' models; the mini catalog has only user operation.
+    let missing = app
+        .post_json("/api/v1/positions/templates/nonsense", &hr, &json!({}))
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let learner = app.token("learner").await;
+    assert_eq!(
+        app.post_json(
+            "/api/v1/positions/templates/self-built",
+            &learner,
+            &json!({})
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+}
