@@ -76,6 +76,15 @@ impl Application {
         if let Some(dir) = &settings.content_dir {
             import_catalog_at_start(&db, dir).await;
         }
+        if settings.demo {
+            match crate::gaps::demo::ensure_demo_staff(&db).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(people = n, "created the demo staff, positions and evidence")
+                }
+                Err(err) => tracing::warn!(error = %err, "could not create the demo staff"),
+            }
+        }
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
             None => load_or_create_secret(&db, "jwt_hs256", random_token)

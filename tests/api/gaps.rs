@@ -426,3 +426,51 @@ async fn positions_come_from_templates_and_name_bad_requirements() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_demo_organization_has_staff_positions_and_evidence_on_first_start() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::fresh().await,
+        crate::helpers::AppOptions {
+            content: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let hr = app.token("hr").await;
+    let positions = json(app.get("/api/v1/positions", &hr).await).await;
+    assert_eq!(positions["total"], 7, "the self-built template");
+    let org = json(app.get("/api/v1/gaps/organization", &hr).await).await;
+    assert!(org["people"].as_i64().unwrap() >= 27, "{}", org["people"]);
+    let guides = org["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["position"] == "store-guide")
+        .unwrap();
+    assert!(guides["assigned"].as_i64().unwrap() >= 18, "{guides}");
+    assert!(!org["recommendations"].as_array().unwrap().is_empty());
+    let store = json(
+        app.get("/api/v1/gaps/departments/Shanghai%20Xuhui%20store", &hr)
+            .await,
+    )
+    .await;
+    assert_eq!(store["rows"].as_array().unwrap().len(), 7);
+    assert!(!store["most_lacking"].as_array().unwrap().is_empty());
+    let learner = app.token("learner").await;
+    let me = json(app.get("/api/v1/me", &learner).await).await;
+    let gap = json(
+        app.get(&format!("/api/v1/gaps/people/{}", me["id"]), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(gap["position"], "store-guide");
+    assert_eq!(gap["competencies"].as_array().unwrap().len(), 8);
+    // Starting again adds nothing.
+    assert_eq!(
+        talentcert::gaps::demo::ensure_demo_staff(&app.db.connect().await)
+            .await
+            .unwrap(),
+        0
+    );
+}
