@@ -169,9 +169,121 @@ fn credential_jwt(c: &mut Criterion) {
     });
 }
 
+/// An organization of `n` people across the seven categories' positions (eight competencies
+/// each), with one to three pieces of evidence for most requirements.
+fn synthetic_org(n: usize) -> talentcert::gaps::report::OrgData {
+    use rand::{Rng, SeedableRng};
+    use talentcert::gaps::entities::{position, requirement};
+    use talentcert::gaps::levels::{Evidence, LevelRule};
+    use talentcert::gaps::report::{CourseStep, OrgData, Person};
+    let now = chrono::Utc::now();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut data = OrgData {
+        rule: Some(LevelRule::Decaying),
+        exam_outranks: true,
+        now,
+        ..Default::default()
+    };
+    for p in 0..7i64 {
+        data.positions.insert(
+            p,
+            position::Model {
+                id: p,
+                org_id: 1,
+                code: format!("pos-{p}"),
+                name: format!("Position {p}"),
+                name_zh: String::new(),
+                category_id: format!("cat-{p}"),
+                headcount: i32::try_from(n / 7).unwrap(),
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        let reqs = (0..8)
+            .map(|c| requirement::Model {
+                id: p * 8 + c,
+                position_id: p,
+                competency_id: format!("c{p}-{c}"),
+                level: 2 + i32::try_from(c % 2).unwrap(),
+                weight: 1.0,
+                mandatory: true,
+            })
+            .collect();
+        data.requirements.insert(p, reqs);
+        for c in 0..8 {
+            data.courses.insert(
+                format!("c{p}-{c}"),
+                (1..=4)
+                    .map(|level| CourseStep {
+                        course_id: p * 100 + c * 10 + level,
+                        code: format!("course-{p}-{c}-{level}"),
+                        title: String::new(),
+                        title_zh: String::new(),
+                        competency: format!("c{p}-{c}"),
+                        level: i32::try_from(level).unwrap(),
+                        completed: false,
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let mut id = 0i64;
+    for i in 0..n {
+        let position = i64::try_from(i % 7).unwrap();
+        data.people.push(Person {
+            id: i64::try_from(i).unwrap(),
+            name: format!("Person {i}"),
+            department: Some(format!("Store {}", i / 50)),
+            position_id: Some(position),
+            manager_id: None,
+        });
+        for c in 0..8 {
+            if rng.gen_bool(0.2) {
+                continue;
+            }
+            for _ in 0..rng.gen_range(1..=3) {
+                id += 1;
+                let e = Evidence {
+                    level: rng.gen_range(1..=4),
+                    source: if rng.gen_bool(0.7) { "exam" } else { "manager" }.into(),
+                    at: now - chrono::Duration::days(rng.gen_range(1..500)),
+                };
+                data.evidence.insert(
+                    i64::try_from(i).unwrap(),
+                    &format!("c{position}-{c}"),
+                    id,
+                    e,
+                );
+            }
+        }
+    }
+    data
+}
+
+/// The organization gap report for 100,000 people, and a 500-person department heatmap.
+fn gap_reports(c: &mut Criterion) {
+    use talentcert::gaps::{report, svg};
+    let data = synthetic_org(100_000);
+    c.bench_function("organization gap report, 100,000 people", |b| {
+        b.iter(|| report::organization_gap(black_box(&data)))
+    });
+    let members: Vec<&report::Person> = data.people.iter().take(500).collect();
+    c.bench_function("department heatmap, 500 people (report and SVG)", |b| {
+        b.iter(|| {
+            let heat = report::department_gap(black_box(&data), "Region", &members);
+            svg::heatmap(&heat, talentcert::i18n::Lang::En)
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
     targets = parse_gift, grade_attempt, statistics, render_certificate, credential_jwt
 }
-criterion_main!(benches);
+criterion_group! {
+    name = reports;
+    config = Criterion::default().sample_size(10);
+    targets = gap_reports
+}
+criterion_main!(benches, reports);

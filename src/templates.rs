@@ -51,6 +51,23 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("grading.html", include_str!("../templates/grading.html")),
     ("verify.html", include_str!("../templates/verify.html")),
+    ("hr.html", include_str!("../templates/hr.html")),
+    (
+        "hr_roster.html",
+        include_str!("../templates/hr_roster.html"),
+    ),
+    (
+        "hr_positions.html",
+        include_str!("../templates/hr_positions.html"),
+    ),
+    (
+        "hr_department.html",
+        include_str!("../templates/hr_department.html"),
+    ),
+    (
+        "person_gaps.html",
+        include_str!("../templates/person_gaps.html"),
+    ),
     (
         "admin_certificates.html",
         include_str!("../templates/admin_certificates.html"),

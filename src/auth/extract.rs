@@ -97,7 +97,7 @@ fn changes_state(method: &Method) -> bool {
     )
 }
 
-fn tokens_equal(a: &str, b: &str) -> bool {
+pub fn tokens_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
@@ -313,6 +313,9 @@ pub async fn verify_form_csrf(
     mut req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if changes_state(req.method()) && is_multipart(req.request()) {
+        return verify_multipart_csrf(req, next).await;
+    }
     if !changes_state(req.method()) || !is_form(req.request()) {
         return next.call(req).await.map(|res| res.map_into_boxed_body());
     }
@@ -339,6 +342,60 @@ pub async fn verify_form_csrf(
     match expected {
         Some(token) if !token.is_empty() && tokens_equal(&sent.csrf_token, &token) => {}
         _ => return Ok(req.error_response(AppError::Forbidden(Msg::new("error.csrf")))),
+    }
+    req.extensions_mut().insert(CsrfVerified);
+    req.set_payload(bytes_payload(body));
+    next.call(req).await.map(|res| res.map_into_boxed_body())
+}
+
+fn is_multipart(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// A file-upload form of a signed-in page must carry the `csrf_token` field too. Uploads without
+/// a session (the public verification page) change nothing and pass unchecked.
+async fn verify_multipart_csrf(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use futures_util::StreamExt;
+    let expected = match authenticate(req.request()).await {
+        Ok(Some(user)) => match &user.via {
+            AuthVia::Session { csrf_token, .. } => csrf_token.clone(),
+            _ => return next.call(req).await.map(|res| res.map_into_boxed_body()),
+        },
+        Ok(None) | Err(AppError::Unauthenticated) => {
+            return next.call(req).await.map(|res| res.map_into_boxed_body())
+        }
+        Err(other) => return Ok(req.error_response(other)),
+    };
+    let body = match req.extract::<web::Bytes>().await {
+        Ok(body) => body,
+        Err(err) => {
+            let problem = crate::web::body_error(req.request(), &err);
+            return Ok(req.error_response(problem));
+        }
+    };
+    let chunk = body.clone();
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, actix_http::error::PayloadError>(chunk) });
+    let mut form = actix_multipart::Multipart::new(req.headers(), stream);
+    let mut sent = String::new();
+    while let Some(Ok(mut field)) = form.next().await {
+        if field.name() != Some("csrf_token") {
+            while field.next().await.is_some() {}
+            continue;
+        }
+        while let Some(Ok(bytes)) = field.next().await {
+            sent.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        break;
+    }
+    if expected.is_empty() || !tokens_equal(sent.trim(), &expected) {
+        return Ok(req.error_response(AppError::Forbidden(Msg::new("error.csrf"))));
     }
     req.extensions_mut().insert(CsrfVerified);
     req.set_payload(bytes_payload(body));

@@ -616,9 +616,14 @@ pub async fn assign_path(
     staff: RequireRole<AdminOrHr>,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
+    let view = assign(&state, &staff, path.into_inner()).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Assigns a person the learning path of their gaps (enrolling them), audited.
+pub async fn assign(state: &AppState, staff: &CurrentUser, id: i64) -> AppResult<LearningPathView> {
     use crate::catalog::entities::enrolment;
     let data = OrgData::load(&state.db, staff.org_id, state.platform_org_id).await?;
-    let id = path.into_inner();
     let person = data
         .people
         .iter()
@@ -682,13 +687,13 @@ pub async fn assign_path(
         .iter()
         .filter(|c| data.completed.contains(&(id, **c)))
         .count();
-    Ok(HttpResponse::Created().json(LearningPathView {
+    Ok(LearningPathView {
         id: row.id,
         user_id: id,
         courses,
         assigned_at: row.assigned_at,
         completed,
-    }))
+    })
 }
 
 /// Registers the routes.

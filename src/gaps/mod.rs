@@ -4,11 +4,14 @@ pub mod demo;
 pub mod entities;
 pub mod handlers;
 pub mod levels;
+pub mod pages;
 pub mod positions;
 pub mod report;
 pub mod roster;
+pub mod svg;
 
 /// Registers the gap-analysis routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     handlers::routes(cfg);
+    pages::routes(cfg);
 }

@@ -48,6 +48,45 @@ pub struct CourseStep {
     pub completed: bool,
 }
 
+/// The evidence of an organization by person and competency (ledger ids beside the items).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    by_user: HashMap<i64, HashMap<String, Entries>>,
+}
+
+/// The evidence of one person for one competency.
+#[derive(Debug, Default)]
+pub struct Entries {
+    pub ids: Vec<i64>,
+    pub items: Vec<Evidence>,
+}
+
+impl Ledger {
+    /// Adds a piece of evidence.
+    pub fn insert(&mut self, user_id: i64, competency: &str, id: i64, evidence: Evidence) {
+        let entries = self
+            .by_user
+            .entry(user_id)
+            .or_default()
+            .entry(competency.to_string())
+            .or_default();
+        entries.ids.push(id);
+        entries.items.push(evidence);
+    }
+
+    /// A person's evidence of a competency.
+    pub fn get(&self, user_id: i64, competency: &str) -> Option<&Entries> {
+        self.by_user.get(&user_id)?.get(competency)
+    }
+
+    /// Every (person, competency) with evidence.
+    pub fn keys(&self) -> impl Iterator<Item = (i64, &str)> {
+        self.by_user
+            .iter()
+            .flat_map(|(u, m)| m.keys().map(move |c| (*u, c.as_str())))
+    }
+}
+
 /// Everything the reports read, loaded once.
 #[derive(Debug, Default)]
 pub struct OrgData {
@@ -56,8 +95,7 @@ pub struct OrgData {
     pub people: Vec<Person>,
     pub positions: HashMap<i64, position::Model>,
     pub requirements: HashMap<i64, Vec<requirement::Model>>,
-    /// (user, competency) → evidence (ledger id, evidence).
-    pub evidence: HashMap<(i64, String), Vec<(i64, Evidence)>>,
+    pub evidence: Ledger,
     pub competency_names: HashMap<String, (String, String)>,
     /// Competency → courses that develop it (published, visible to the organization).
     pub courses: HashMap<String, Vec<CourseStep>>,
@@ -110,24 +148,23 @@ impl OrgData {
         {
             requirements.entry(r.position_id).or_default().push(r);
         }
-        let mut ledger: HashMap<(i64, String), Vec<(i64, Evidence)>> = HashMap::new();
+        let mut ledger = Ledger::default();
         for e in evidence::Entity::find()
             .filter(evidence::Column::OrgId.eq(org_id))
             .filter(evidence::Column::SupersededAt.is_null())
             .all(conn)
             .await?
         {
-            ledger
-                .entry((e.user_id, e.competency_id))
-                .or_default()
-                .push((
-                    e.id,
-                    Evidence {
-                        level: e.level,
-                        source: e.source,
-                        at: e.evidence_date.unwrap_or(e.recorded_at),
-                    },
-                ));
+            ledger.insert(
+                e.user_id,
+                &e.competency_id,
+                e.id,
+                Evidence {
+                    level: e.level,
+                    source: e.source,
+                    at: e.evidence_date.unwrap_or(e.recorded_at),
+                },
+            );
         }
         let competency_names = competency::Entity::find()
             .all(conn)
@@ -194,17 +231,16 @@ impl OrgData {
 
     /// A person's current level of a competency and the ledger ids it rests on.
     pub fn level(&self, user_id: i64, competency: &str) -> (Option<i32>, Vec<i64>) {
-        let Some(items) = self.evidence.get(&(user_id, competency.to_string())) else {
+        let Some(entries) = self.evidence.get(user_id, competency) else {
             return (None, Vec::new());
         };
-        let list: Vec<Evidence> = items.iter().map(|(_, e)| e.clone()).collect();
         match current_level(
-            &list,
+            &entries.items,
             self.rule.unwrap_or(LevelRule::Latest),
             self.exam_outranks,
             self.now,
         ) {
-            Some((level, used)) => (Some(level), used.iter().map(|&i| items[i].0).collect()),
+            Some((level, used)) => (Some(level), used.iter().map(|&i| entries.ids[i]).collect()),
             None => (None, Vec::new()),
         }
     }
@@ -257,6 +293,12 @@ pub struct PersonGap {
 
 /// The gaps of one person (pure, over loaded data).
 pub fn person_gap(data: &OrgData, person: &Person) -> PersonGap {
+    gaps_of(data, person, true)
+}
+
+/// The gaps; without `detail`, no names or learning path (the organization report needs only
+/// the levels).
+fn gaps_of(data: &OrgData, person: &Person, detail: bool) -> PersonGap {
     let position = person.position_id.and_then(|id| data.positions.get(&id));
     let reqs = person
         .position_id
@@ -267,7 +309,11 @@ pub fn person_gap(data: &OrgData, person: &Person) -> PersonGap {
         .iter()
         .map(|r| {
             let (current, evidence_ids) = data.level(person.id, &r.competency_id);
-            let (name, name_zh) = data.names(&r.competency_id);
+            let (name, name_zh) = if detail {
+                data.names(&r.competency_id)
+            } else {
+                (String::new(), String::new())
+            };
             CompetencyGap {
                 gap: (r.level - current.unwrap_or(0)).max(0),
                 competency: r.competency_id.clone(),
@@ -295,7 +341,7 @@ pub fn person_gap(data: &OrgData, person: &Person) -> PersonGap {
     // The path: for each gap (largest first), the courses from the current level up to the
     // required one, lower levels first (they are the higher ones' prerequisites).
     let mut path: Vec<CourseStep> = Vec::new();
-    for c in competencies.iter().filter(|c| c.gap > 0) {
+    for c in competencies.iter().filter(|c| detail && c.gap > 0) {
         for step in data.courses.get(&c.competency).into_iter().flatten() {
             if step.level > c.current.unwrap_or(0)
                 && step.level <= c.required
@@ -466,7 +512,11 @@ pub struct OrganizationGap {
 
 /// The organization report (pure, over loaded data).
 pub fn organization_gap(data: &OrgData) -> OrganizationGap {
-    let gaps: Vec<PersonGap> = data.people.iter().map(|p| person_gap(data, p)).collect();
+    let gaps: Vec<PersonGap> = data
+        .people
+        .iter()
+        .map(|p| gaps_of(data, p, false))
+        .collect();
     let mut positions: Vec<PositionStaffing> = data
         .positions
         .values()
@@ -596,15 +646,30 @@ fn key_person_risks(data: &OrgData, gaps: &[PersonGap]) -> Vec<KeyPersonRisk> {
                 .map(move |c| (d.clone(), c.competency.clone()))
         })
         .collect();
+    // Each person's level per competency, computed once from the ledger.
+    let mut holders_of: HashMap<&str, Vec<&Person>> = HashMap::new();
+    let by_id: HashMap<i64, &Person> = data.people.iter().map(|p| (p.id, p)).collect();
+    for (user_id, competency) in data.evidence.keys() {
+        let Some(needed) = required.get(competency) else {
+            continue;
+        };
+        let Some(person) = by_id.get(&user_id) else {
+            continue;
+        };
+        if data
+            .level(user_id, competency)
+            .0
+            .is_some_and(|l| l >= *needed)
+        {
+            holders_of.entry(competency).or_default().push(person);
+        }
+    }
     let mut risks = Vec::new();
     let mut sorted: Vec<(&String, &i32)> = required.iter().collect();
     sorted.sort();
     for (competency, level) in sorted {
-        let holders: Vec<&Person> = data
-            .people
-            .iter()
-            .filter(|p| data.level(p.id, competency).0.is_some_and(|l| l >= *level))
-            .collect();
+        let mut holders = holders_of.remove(competency.as_str()).unwrap_or_default();
+        holders.sort_by_key(|p| p.id);
         let (name, _) = data.names(competency);
         if holders.len() <= KEY_PERSON_MAX {
             risks.push(KeyPersonRisk {
@@ -709,21 +774,16 @@ mod tests {
             person(2, "S1", Some(1)),
             person(3, "S2", Some(2)),
         ];
-        let ev = |level| {
-            vec![(
-                1,
-                Evidence {
-                    level,
-                    source: "exam".into(),
-                    at: now,
-                },
-            )]
+        let ev = |level| Evidence {
+            level,
+            source: "exam".into(),
+            at: now,
         };
         // P1 meets both; P2 is one short on b; P3 has nothing.
-        d.evidence.insert((1, "a".into()), ev(3));
-        d.evidence.insert((1, "b".into()), ev(3));
-        d.evidence.insert((2, "a".into()), ev(2));
-        d.evidence.insert((2, "b".into()), ev(2));
+        d.evidence.insert(1, "a", 1, ev(3));
+        d.evidence.insert(1, "b", 2, ev(3));
+        d.evidence.insert(2, "a", 3, ev(2));
+        d.evidence.insert(2, "b", 4, ev(2));
         d.courses.insert(
             "b".into(),
             vec![CourseStep {

@@ -217,6 +217,18 @@ fn navigation(user: &CurrentUser, path: &str) -> Vec<NavItem> {
             active: path.starts_with("/certificates"),
         },
     ];
+    items.push(NavItem {
+        href: "/skills",
+        label_key: "nav.skills",
+        active: path.starts_with("/people/") || path == "/skills",
+    });
+    if user.has(Role::Hr) || user.has(Role::Admin) {
+        items.push(NavItem {
+            href: "/hr",
+            label_key: "nav.hr",
+            active: path.starts_with("/hr"),
+        });
+    }
     if user.has(Role::Trainer) {
         items.push(NavItem {
             href: "/trainer",

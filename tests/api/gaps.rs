@@ -474,3 +474,209 @@ async fn the_demo_organization_has_staff_positions_and_evidence_on_first_start()
         0
     );
 }
+
+#[tokio::test]
+async fn hr_works_in_pages_import_wizard_heatmap_and_ratings() {
+    let (app, _dir, _hr) = gap_app().await;
+    let (hr_page, _) = crate::auth::page_session(&app, "hr@demo.test").await;
+    let wizard = hr_page
+        .get(app.url("/hr/roster"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::pages::csrf_of(&wizard);
+    let upload = |fields: Vec<(&'static str, String)>, file: Option<Vec<u8>>| {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k, v);
+        }
+        if let Some(bytes) = file {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name("roster.csv")
+                    .mime_str("text/csv")
+                    .unwrap(),
+            );
+        }
+        hr_page.post(app.url("/hr/roster")).multipart(form).send()
+    };
+    let staff = format!("{ROSTER}T1,Trainer,trainer@demo.test,Store 1,,member-ops,\nL1,Li Na,learner@demo.test,Store 1,T1,member-ops,\n");
+    let no_csrf = upload(
+        vec![("mode", "merge".into()), ("action", "preview".into())],
+        Some(staff.clone().into_bytes()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    let preview = upload(
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("mode", "merge".into()),
+            ("action", "preview".into()),
+        ],
+        Some(staff.clone().into_bytes()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = preview.text().await.unwrap();
+    assert!(
+        preview.contains("Preview: nothing has changed yet") && preview.contains("Zhao, Lei"),
+        "{preview}"
+    );
+    let carried = preview
+        .split("name=\"file_b64\" value=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{preview}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let users = count(&app, "users").await;
+    let commit = upload(
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("file_b64", carried),
+            ("mode", "merge".into()),
+            ("action", "commit".into()),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(commit.status(), StatusCode::OK);
+    assert!(commit
+        .text()
+        .await
+        .unwrap()
+        .contains("The roster is imported"));
+    assert_eq!(count(&app, "users").await, users + 3);
+
+    // The overview, the positions page, a department's heatmap.
+    let overview = hr_page
+        .get(app.url("/hr"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        overview.contains("Positions and who meets them") && overview.contains("<svg"),
+        "{overview}"
+    );
+    assert!(overview.contains("/hr/departments/Store%201"), "{overview}");
+    let positions = hr_page
+        .get(app.url("/hr/positions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        positions.contains("member-ops") && positions.contains("Self-built all-round organization")
+    );
+    let bad = hr_page
+        .post(app.url("/hr/positions"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("code", "Bad Code"),
+            ("name", "x"),
+            ("category", "user-operation"),
+            ("level", "2"),
+            ("headcount", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let heat = hr_page
+        .get(app.url("/hr/departments/Store%201"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        heat.contains("<svg") && heat.contains("Zhao, Lei") && heat.contains("王芳"),
+        "{heat}"
+    );
+
+    // The learner sees their own skills page and rates themselves; not HR's pages.
+    let (learner_page, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let to = learner_page.get(app.url("/skills")).send().await.unwrap();
+    assert_eq!(to.status(), StatusCode::SEE_OTHER);
+    let mine_url = to.headers()["location"].to_str().unwrap().to_string();
+    let mine = learner_page
+        .get(app.url(&mine_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        mine.contains("Member operator") && mine.contains("Rate yourself"),
+        "{mine}"
+    );
+    let learner_csrf = crate::pages::csrf_of(&mine);
+    let rated = learner_page
+        .post(app.url(&mine_url.replace("/gaps", "/ratings")))
+        .form(&[
+            ("csrf_token", learner_csrf.as_str()),
+            ("competency", "uo-rfm"),
+            ("level", "2"),
+            ("note", "I run the RFM review"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rated.status(), StatusCode::SEE_OTHER);
+    let mine = learner_page
+        .get(app.url(&format!("{mine_url}?done=rated")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        mine.contains("The rating is recorded") && mine.contains("I run the RFM review"),
+        "{mine}"
+    );
+    assert_eq!(
+        learner_page
+            .get(app.url("/hr"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        learner_page
+            .get(app.url("/hr/departments/Store%201"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // The manager (the trainer) sees the report's page and rates her.
+    let (manager_page, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let report_page = manager_page
+        .get(app.url(&mine_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report_page.contains("Rate this person"), "{report_page}");
+}

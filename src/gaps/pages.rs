@@ -1,0 +1,682 @@
+//! HR and manager pages: the organization report, the roster import wizard (upload, preview
+//! with every problem, commit), positions and templates, a department's heatmap, a person's
+//! gaps with their evidence and learning path, and ratings.
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use base64::Engine;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::positions::{self, PositionView};
+use super::report::{self, OrgData, OrganizationGap, PersonGap};
+use super::roster::{self, RosterReport};
+use super::svg;
+use crate::auth::{AdminOrHr, CurrentUser, PageForm, RequireRole, Role};
+use crate::error::{AppError, AppResult, Msg};
+use crate::startup::AppState;
+use crate::web::pages::render;
+use crate::web::request_lang;
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+fn is_staff(user: &CurrentUser) -> bool {
+    user.has(Role::Hr) || user.has(Role::Admin)
+}
+
+#[derive(Serialize)]
+struct OrganizationPage {
+    report: OrganizationGap,
+    staffing_svg: String,
+    /// Name, people, the name as a URL path segment.
+    departments: Vec<(String, usize, String)>,
+    rule: String,
+    exam_outranks: bool,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    done: Option<String>,
+}
+
+/// HR's overview: positions against headcount, recommendations, key-person risks, departments.
+#[get("/hr")]
+pub async fn organization_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+    query: web::Query<NoticeQuery>,
+) -> AppResult<HttpResponse> {
+    let lang = request_lang(&req);
+    let data = OrgData::load(&state.db, staff.org_id, state.platform_org_id).await?;
+    let report = report::organization_gap(&data);
+    let mut departments: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
+    for p in &data.people {
+        if let Some(d) = &p.department {
+            *departments.entry(d.clone()).or_default() += 1;
+        }
+    }
+    let notice = query
+        .done
+        .as_deref()
+        .filter(|d| ["rule", "template", "position", "path"].contains(d))
+        .map(|d| crate::i18n::t(lang, &format!("hr.done.{d}"), &[]));
+    render(
+        &state,
+        &req,
+        Some(&staff),
+        StatusCode::OK,
+        "hr.html",
+        OrganizationPage {
+            staffing_svg: svg::staffing(&report, lang),
+            rule: data.rule.map_or("latest", |r| r.name()).to_string(),
+            exam_outranks: data.exam_outranks,
+            report,
+            departments: departments
+                .into_iter()
+                .map(|(d, n)| {
+                    let path = path_segment(&d);
+                    (d, n, path)
+                })
+                .collect(),
+            notice,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct RuleForm {
+    rule: String,
+    #[serde(default)]
+    exam_outranks_ratings: Option<String>,
+    #[serde(default)]
+    mastery_count: Option<String>,
+}
+
+/// Saves the level rule from the HR page.
+#[post("/hr/level-rule")]
+pub async fn rule_submit(
+    state: web::Data<AppState>,
+    form: PageForm<RuleForm>,
+    staff: RequireRole<AdminOrHr>,
+) -> AppResult<HttpResponse> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+    let f = form.0;
+    if !super::levels::RULES.contains(&f.rule.as_str()) {
+        return Err(AppError::field("rule", "validation.one_of"));
+    }
+    let count = f
+        .mastery_count
+        .as_deref()
+        .and_then(|c| c.trim().parse::<i32>().ok())
+        .unwrap_or(2)
+        .clamp(1, 10);
+    let txn = crate::db::begin_write(&state.db).await?;
+    let org = crate::auth::entities::organization::Entity::find_by_id(staff.org_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut active = org.into_active_model();
+    active.level_rule = Set(f.rule.clone());
+    active.exam_outranks_ratings = Set(f.exam_outranks_ratings.is_some());
+    active.mastery_count = Set(count);
+    active.update(&txn).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(staff.org_id),
+            actor_user_id: Some(staff.id),
+            action: "organization.level_rule_changed",
+            target_type: "organization",
+            target_id: Some(staff.org_id.to_string()),
+            after: Some(serde_json::json!({"rule": f.rule, "exam_outranks_ratings": f.exam_outranks_ratings.is_some(), "mastery_count": count})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(redirect("/hr?done=rule"))
+}
+
+#[derive(Serialize, Default)]
+struct RosterPage {
+    report: Option<RosterReport>,
+    /// The previewed file, carried to the commit form.
+    file_b64: String,
+    mode: String,
+    committed: bool,
+    error: Option<String>,
+}
+
+/// The roster import wizard: upload a file.
+#[get("/hr/roster")]
+pub async fn roster_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+) -> AppResult<HttpResponse> {
+    render(
+        &state,
+        &req,
+        Some(&staff),
+        StatusCode::OK,
+        "hr_roster.html",
+        RosterPage {
+            mode: "merge".into(),
+            ..Default::default()
+        },
+    )
+}
+
+/// Reads the wizard's fields: a `file` upload (preview), or the carried `file_b64` (commit),
+/// and `mode`, `action`.
+async fn roster_fields(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> AppResult<(Vec<u8>, String, String, String)> {
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let (mut file, mut mode, mut action, mut csrf) = (
+        Vec::new(),
+        "merge".to_string(),
+        "preview".to_string(),
+        String::new(),
+    );
+    while let Some(field) = form.next().await {
+        let mut field =
+            field.map_err(|_| AppError::BadRequest(Msg::new("error.upload_unreadable")))?;
+        let name = field.name().unwrap_or_default().to_string();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk =
+                chunk.map_err(|_| AppError::BadRequest(Msg::new("error.upload_unreadable")))?;
+            if bytes.len() + chunk.len() > 8 * 1024 * 1024 {
+                return Err(AppError::BadRequest(
+                    Msg::new("error.upload_too_large").arg("max", 8 * 1024),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "file" if !bytes.is_empty() => file = bytes,
+            "file_b64" if !bytes.is_empty() => {
+                file = base64::engine::general_purpose::STANDARD
+                    .decode(bytes.trim_ascii())
+                    .map_err(|_| AppError::BadRequest(Msg::new("error.upload_unreadable")))?;
+            }
+            "mode" => mode = String::from_utf8_lossy(&bytes).to_string(),
+            "action" => action = String::from_utf8_lossy(&bytes).to_string(),
+            "csrf_token" => csrf = String::from_utf8_lossy(&bytes).to_string(),
+            _ => {}
+        }
+    }
+    Ok((file, mode, action, csrf))
+}
+
+/// Previews or commits the uploaded roster.
+#[post("/hr/roster")]
+pub async fn roster_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+    payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    let lang = request_lang(&req);
+    let (file, mode, action, csrf) = roster_fields(&req, payload).await?;
+    // The CSRF middleware has checked the form's token (multipart forms too).
+    let _ = csrf;
+    if file.is_empty() {
+        return render(
+            &state,
+            &req,
+            Some(&staff),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hr_roster.html",
+            RosterPage {
+                mode,
+                error: Some(crate::i18n::t(lang, "validation.upload_missing", &[])),
+                ..Default::default()
+            },
+        );
+    }
+    let full = mode == "full";
+    let commit = action == "commit";
+    let importer = roster::Importer {
+        principal: &staff.user,
+        invitation_days: state.settings.invitation_days,
+    };
+    let outcome = roster::import(
+        &state.db,
+        &state.mailer,
+        &importer,
+        &file,
+        full,
+        !commit,
+        lang,
+    )
+    .await;
+    let (status, page) = match outcome {
+        Ok(report) => (
+            StatusCode::OK,
+            RosterPage {
+                committed: !report.dry_run,
+                file_b64: base64::engine::general_purpose::STANDARD.encode(&file),
+                report: Some(report),
+                mode,
+                error: None,
+            },
+        ),
+        Err(AppError::BadRequest(msg)) => (
+            StatusCode::BAD_REQUEST,
+            RosterPage {
+                mode,
+                error: Some(msg.render(lang)),
+                ..Default::default()
+            },
+        ),
+        Err(AppError::Validation(_)) => {
+            // Problems appeared between preview and commit: show the preview again.
+            let report =
+                roster::import(&state.db, &state.mailer, &importer, &file, full, true, lang)
+                    .await?;
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                RosterPage {
+                    file_b64: base64::engine::general_purpose::STANDARD.encode(&file),
+                    report: Some(report),
+                    mode,
+                    committed: false,
+                    error: None,
+                },
+            )
+        }
+        Err(other) => return Err(other),
+    };
+    render(&state, &req, Some(&staff), status, "hr_roster.html", page)
+}
+
+#[derive(Serialize)]
+struct PositionsPage {
+    positions: Vec<PositionView>,
+    templates: Vec<&'static str>,
+    categories: Vec<crate::catalog::service::CategoryView>,
+    error: Option<String>,
+}
+
+/// Positions, their requirements, and the organization-mode templates.
+#[get("/hr/positions")]
+pub async fn positions_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+) -> AppResult<HttpResponse> {
+    render(
+        &state,
+        &req,
+        Some(&staff),
+        StatusCode::OK,
+        "hr_positions.html",
+        PositionsPage {
+            positions: positions::list(&state.db, staff.org_id).await?,
+            templates: positions::TEMPLATES.iter().map(|(m, _)| *m).collect(),
+            categories: crate::catalog::service::categories(&state.db).await?,
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct TemplateForm {
+    mode: String,
+}
+
+/// Applies a template from the positions page.
+#[post("/hr/positions/template")]
+pub async fn template_submit(
+    state: web::Data<AppState>,
+    form: PageForm<TemplateForm>,
+    staff: RequireRole<AdminOrHr>,
+) -> AppResult<HttpResponse> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    positions::apply_template(&txn, staff.org_id, Some(staff.id), &form.0.mode).await?;
+    txn.commit().await?;
+    Ok(redirect("/hr/positions"))
+}
+
+#[derive(Deserialize)]
+struct PositionForm {
+    code: String,
+    name: String,
+    #[serde(default)]
+    name_zh: String,
+    category: String,
+    #[serde(default)]
+    headcount: String,
+    #[serde(default)]
+    level: String,
+}
+
+/// Creates or replaces a position from the positions page.
+#[post("/hr/positions")]
+pub async fn position_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<PositionForm>,
+    staff: RequireRole<AdminOrHr>,
+) -> AppResult<HttpResponse> {
+    let f = form.0;
+    let input = positions::PositionInput {
+        code: f.code,
+        name: f.name,
+        name_zh: Some(f.name_zh),
+        category: f.category,
+        headcount: f.headcount.trim().parse().ok(),
+        level: f.level.trim().parse().ok(),
+        requirements: Vec::new(),
+    };
+    match positions::save_one(&state.db, staff.org_id, staff.id, &input).await {
+        Ok(_) => Ok(redirect("/hr/positions")),
+        Err(AppError::Validation(issues)) => {
+            let lang = request_lang(&req);
+            let error = issues
+                .iter()
+                .map(|i| format!("{}: {}", i.field, i.message.render(lang)))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            render(
+                &state,
+                &req,
+                Some(&staff),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "hr_positions.html",
+                PositionsPage {
+                    positions: positions::list(&state.db, staff.org_id).await?,
+                    templates: positions::TEMPLATES.iter().map(|(m, _)| *m).collect(),
+                    categories: crate::catalog::service::categories(&state.db).await?,
+                    error: Some(error),
+                },
+            )
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// A value as one URL path segment (percent-encoded).
+fn path_segment(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|q| q.trim_start_matches('=').replace('+', "%20"))
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct DepartmentPage {
+    department: String,
+    department_path: String,
+    heatmap_svg: String,
+    gap: report::DepartmentGap,
+}
+
+/// A department's heatmap (HR, admins, and the department's managers).
+#[get("/hr/departments/{name}")]
+pub async fn department_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    let name = path.into_inner();
+    let members: Vec<&report::Person> = data
+        .people
+        .iter()
+        .filter(|p| p.department.as_deref() == Some(name.as_str()))
+        .collect();
+    if members.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let manages = data
+        .people
+        .iter()
+        .any(|p| p.id == user.id && p.department.as_deref() == Some(name.as_str()))
+        && !report::reports_of(&data, user.id).is_empty();
+    if !(is_staff(&user) || manages) {
+        return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
+    }
+    let gap = report::department_gap(&data, &name, &members);
+    render(
+        &state,
+        &req,
+        Some(&user),
+        StatusCode::OK,
+        "hr_department.html",
+        DepartmentPage {
+            heatmap_svg: svg::heatmap(&gap, request_lang(&req)),
+            department_path: path_segment(&name),
+            department: name,
+            gap,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct PersonPage {
+    gap: PersonGap,
+    evidence: Vec<EvidenceRow>,
+    can_assign: bool,
+    can_rate: bool,
+    rate_source: &'static str,
+    reports: Vec<(i64, String)>,
+    notice: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EvidenceRow {
+    id: i64,
+    competency: String,
+    level: i32,
+    source: String,
+    date: String,
+    note: String,
+    used: bool,
+}
+
+/// A person's gaps, the evidence behind each level, their learning path; HR assigns it,
+/// managers and the person rate.
+#[get("/people/{id}/gaps")]
+pub async fn person_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<NoticeQuery>,
+) -> AppResult<HttpResponse> {
+    use crate::assessment::entities::evidence;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    let id = path.into_inner();
+    let person = data
+        .people
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or(AppError::NotFound)?;
+    let reports: Vec<&report::Person> = report::reports_of(&data, user.id);
+    let manages = reports.iter().any(|p| p.id == id);
+    if !(user.id == id || is_staff(&user) || manages) {
+        return Err(AppError::NotFound);
+    }
+    let gap = report::person_gap(&data, person);
+    let used: std::collections::HashSet<i64> = gap
+        .competencies
+        .iter()
+        .flat_map(|c| c.evidence_ids.iter().copied())
+        .collect();
+    let evidence = evidence::Entity::find()
+        .filter(evidence::Column::OrgId.eq(user.org_id))
+        .filter(evidence::Column::UserId.eq(id))
+        .filter(evidence::Column::SupersededAt.is_null())
+        .order_by_desc(evidence::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceRow {
+            used: used.contains(&e.id),
+            id: e.id,
+            competency: e.competency_id,
+            level: e.level,
+            source: e.source,
+            date: e
+                .evidence_date
+                .unwrap_or(e.recorded_at)
+                .format("%Y-%m-%d")
+                .to_string(),
+            note: e.note.unwrap_or_default(),
+        })
+        .collect();
+    let lang = request_lang(&req);
+    let notice = query
+        .done
+        .as_deref()
+        .filter(|d| ["path", "rated"].contains(d))
+        .map(|d| crate::i18n::t(lang, &format!("hr.done.{d}"), &[]));
+    render(
+        &state,
+        &req,
+        Some(&user),
+        StatusCode::OK,
+        "person_gaps.html",
+        PersonPage {
+            can_assign: is_staff(&user) && !gap.learning_path.is_empty(),
+            can_rate: user.id == id || manages,
+            rate_source: if user.id == id { "self" } else { "manager" },
+            reports: reports.iter().map(|p| (p.id, p.name.clone())).collect(),
+            gap,
+            evidence,
+            notice,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct RateForm {
+    competency: String,
+    level: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// A rating from the person page: the person rates themselves, a manager a report.
+#[post("/people/{id}/ratings")]
+pub async fn rate_submit(
+    state: web::Data<AppState>,
+    form: PageForm<RateForm>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    use crate::assessment::entities::evidence;
+    use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set};
+    let id = path.into_inner();
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    if !data.people.iter().any(|p| p.id == id) {
+        return Err(AppError::NotFound);
+    }
+    let source = if user.id == id {
+        "self"
+    } else if report::reports_of(&data, user.id)
+        .iter()
+        .any(|p| p.id == id)
+    {
+        "manager"
+    } else {
+        return Err(AppError::Forbidden(Msg::new("error.evidence_not_allowed")));
+    };
+    let f = form.0;
+    let level: i32 = f.level.trim().parse().unwrap_or(0);
+    if !(1..=5).contains(&level) {
+        return Err(AppError::field("level", "validation.range"));
+    }
+    if !data.competency_names.contains_key(&f.competency) {
+        return Err(AppError::field("competency", "validation.competency"));
+    }
+    let now = chrono::Utc::now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    evidence::ActiveModel {
+        id: NotSet,
+        org_id: Set(user.org_id),
+        user_id: Set(id),
+        competency_id: Set(f.competency.clone()),
+        level: Set(level),
+        source: Set(source.into()),
+        source_id: Set(None),
+        percent: Set(None),
+        recorded_by: Set(Some(user.id)),
+        recorded_at: Set(now),
+        note: Set(
+            Some(f.note.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty())
+        ),
+        provider: Set(None),
+        attachment: Set(None),
+        evidence_date: Set(Some(now)),
+        superseded_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(user.org_id),
+            actor_user_id: Some(user.id),
+            action: "evidence.recorded",
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            after: Some(
+                serde_json::json!({"competency": f.competency, "level": level, "source": source}),
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(redirect(&format!("/people/{id}/gaps?done=rated")))
+}
+
+#[derive(Deserialize)]
+struct EmptyForm {}
+
+/// HR assigns the learning path from the person page (enrols in each course).
+#[post("/people/{id}/learning-path")]
+pub async fn assign_submit(
+    state: web::Data<AppState>,
+    _form: PageForm<EmptyForm>,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    super::handlers::assign(&state, &staff, id).await?;
+    Ok(redirect(&format!("/people/{id}/gaps?done=path")))
+}
+
+/// One's own skills page.
+#[get("/skills")]
+pub async fn my_skills(user: CurrentUser) -> HttpResponse {
+    redirect(&format!("/people/{}/gaps", user.id))
+}
+
+/// Registers the pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(my_skills)
+        .service(organization_page)
+        .service(rule_submit)
+        .service(roster_page)
+        .service(roster_submit)
+        .service(positions_page)
+        .service(template_submit)
+        .service(position_submit)
+        .service(department_page)
+        .service(person_page)
+        .service(rate_submit)
+        .service(assign_submit);
+}
