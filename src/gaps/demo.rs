@@ -157,21 +157,33 @@ pub async fn ensure_demo_staff(db: &DatabaseConnection) -> anyhow::Result<usize>
         }
     }
     // Evidence around each requirement: mostly exam results, some ratings, some gaps.
-    for (user_id, position_id) in &people {
+    for (n, (user_id, position_id)) in people.iter().enumerate() {
         let Some(position_id) = position_id else {
             continue;
         };
+        // About a third of the staff are strong: mostly at or above what the position needs.
+        let strong = n % 3 == 0;
         let reqs = requirement::Entity::find()
             .filter(requirement::Column::PositionId.eq(*position_id))
             .all(&txn)
             .await?;
         for r in reqs {
-            if rng.gen_bool(0.2) {
+            if rng.gen_bool(if strong { 0.02 } else { 0.12 }) {
                 continue;
             }
             let pieces = rng.gen_range(1..=3);
             for _ in 0..pieces {
-                let level = (r.level + rng.gen_range(-2..=1)).clamp(1, 5);
+                let offset = if strong {
+                    rng.gen_range(0..=1)
+                } else {
+                    match rng.gen_range(0..20) {
+                        0 => -2,
+                        1..=5 => -1,
+                        6..=15 => 0,
+                        _ => 1,
+                    }
+                };
+                let level = (r.level + offset).clamp(1, 5);
                 let source = match rng.gen_range(0..10) {
                     0..=5 => "exam",
                     6..=8 => "manager",

@@ -379,7 +379,19 @@ pub struct DepartmentGap {
     /// One row per person: the gap per column (None where the position does not require it).
     pub rows: Vec<HeatmapRow>,
     /// Competencies by total gap, most lacking first: (competency, people short, total gap).
-    pub most_lacking: Vec<(String, usize, i32)>,
+    pub most_lacking: Vec<Lacking>,
+}
+
+/// A competency a group lacks.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct Lacking {
+    pub competency: String,
+    pub name: String,
+    pub name_zh: String,
+    /// People short of their position's level.
+    pub people: usize,
+    /// Levels missing in all.
+    pub levels: i32,
 }
 
 /// A row of the heatmap.
@@ -438,12 +450,25 @@ pub fn department_gap(data: &OrgData, department: &str, people: &[&Person]) -> D
         })
         .collect();
     rows.sort_by(|a, b| b.total_gap.cmp(&a.total_gap).then(a.name.cmp(&b.name)));
-    let mut most_lacking: Vec<(String, usize, i32)> = lacking
+    let mut most_lacking: Vec<Lacking> = lacking
         .into_iter()
         .filter(|(_, (n, _))| *n > 0)
-        .map(|(c, (n, t))| (c, n, t))
+        .map(|(c, (n, t))| {
+            let (name, name_zh) = data.names(&c);
+            Lacking {
+                competency: c,
+                name,
+                name_zh,
+                people: n,
+                levels: t,
+            }
+        })
         .collect();
-    most_lacking.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    most_lacking.sort_by(|a, b| {
+        b.levels
+            .cmp(&a.levels)
+            .then(a.competency.cmp(&b.competency))
+    });
     DepartmentGap {
         department: department.to_string(),
         competency_names: columns.iter().map(|c| data.names(c)).collect(),
@@ -858,7 +883,14 @@ mod tests {
         assert_eq!(heat.competencies, vec!["b", "a"], "most lacking first");
         assert_eq!(heat.rows[0].name, "P3");
         assert_eq!(heat.rows[0].cells, vec![Some(3), Some(2)]);
-        assert_eq!(heat.most_lacking[0], ("b".to_string(), 2, 4));
+        assert_eq!(
+            (
+                heat.most_lacking[0].competency.as_str(),
+                heat.most_lacking[0].people,
+                heat.most_lacking[0].levels
+            ),
+            ("b", 2, 4)
+        );
         let reports: Vec<i64> = reports_of(&d, 1).iter().map(|p| p.id).collect();
         assert_eq!(reports, vec![2, 3]);
         assert!(reports_of(&d, 3).is_empty());

@@ -23,7 +23,7 @@ fn fill(gap: Option<i32>) -> (&'static str, &'static str) {
 const CELL: usize = 34;
 const ROW_H: usize = 26;
 const LABEL_W: usize = 190;
-const HEAD_H: usize = 150;
+const HEAD_H: usize = 170;
 
 /// The people × competencies heatmap: each cell says the gap in levels (✓ when met, – when the
 /// position does not require it). Text is escaped; every cell has a title for screen readers.
@@ -42,18 +42,25 @@ pub fn heatmap(d: &DepartmentGap, lang: Lang) -> String {
         esc(&title)
     );
     for (i, (name, name_zh)) in d.competency_names.iter().enumerate() {
-        let label = if lang == Lang::ZhCn && !name_zh.is_empty() {
+        let full = if lang == Lang::ZhCn && !name_zh.is_empty() {
             name_zh
         } else {
             name
         };
+        // Long names are shortened on the axis; the cells' titles carry them whole.
+        let label: String = if full.chars().count() > 26 {
+            full.chars().take(25).chain(std::iter::once('…')).collect()
+        } else {
+            full.clone()
+        };
         let x = LABEL_W + i * CELL + CELL / 2;
         let _ = write!(
             s,
-            r##"<text x="{x}" y="{}" transform="rotate(-55 {x} {})" font-size="11" fill="#4a5a55">{}</text>"##,
+            r##"<text x="{x}" y="{}" transform="rotate(-55 {x} {})" font-size="11" fill="#4a5a55"><title>{}</title>{}</text>"##,
             HEAD_H - 6,
             HEAD_H - 6,
-            esc(label)
+            esc(full),
+            esc(&label)
         );
     }
     let total_label = if lang == Lang::ZhCn {
