@@ -84,6 +84,8 @@ use crate::{
         certificates::handlers::jwks,
         certificates::handlers::issuer,
         certificates::handlers::status_list,
+        gaps::handlers::export_framework,
+        gaps::handlers::import_framework,
         gaps::handlers::import_roster,
         gaps::handlers::export_roster,
         gaps::handlers::list_positions,

@@ -696,9 +696,87 @@ pub async fn assign(state: &AppState, staff: &CurrentUser, id: i64) -> AppResult
     })
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FrameworkQuery {
+    /// The language of names and descriptions in the file: `en` (default) or `zh-CN`.
+    pub lang: Option<String>,
+    /// Import: check only (default false).
+    pub dry_run: Option<bool>,
+}
+
+fn framework_lang(q: &FrameworkQuery) -> AppResult<crate::i18n::Lang> {
+    match q.lang.as_deref() {
+        None => Ok(crate::i18n::Lang::En),
+        Some(tag) => crate::i18n::Lang::from_tag(tag)
+            .ok_or_else(|| AppError::field("lang", "validation.language")),
+    }
+}
+
+/// A job category's competency model as Moodle's competency framework CSV (one framework row,
+/// a row per competency, a child row per level with its indicators).
+#[utoipa::path(
+    tag = "gaps",
+    params(("id" = String, Path, description = "Job category"), FrameworkQuery),
+    responses((status = 200, description = "The framework", content_type = "text/csv"), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/job-categories/{id}/framework.csv")]
+pub async fn export_framework(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<FrameworkQuery>,
+) -> AppResult<HttpResponse> {
+    let lang = framework_lang(&query)?;
+    let csv = super::framework::export(&state.db, &path, lang).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}-framework.csv\"", path.as_str()),
+        ))
+        .body(csv))
+}
+
+/// Updates a competency model from Moodle framework CSV (the platform's trainers and admins):
+/// every bad row is reported by line, and nothing changes unless the whole file is good.
+#[utoipa::path(
+    tag = "gaps",
+    params(("id" = String, Path, description = "Job category"), FrameworkQuery),
+    request_body(content = String, description = "The framework CSV", content_type = "text/csv"),
+    responses((status = 200, body = super::framework::FrameworkReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/job-categories/{id}/framework.csv")]
+pub async fn import_framework(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<FrameworkQuery>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    if user.org_id != state.platform_org_id || !(user.has(Role::Trainer) || user.has(Role::Admin)) {
+        return Err(AppError::Forbidden(Msg::new("error.platform_content")));
+    }
+    let lang = framework_lang(&query)?;
+    let report = super::framework::import(
+        &state.db,
+        &path,
+        &body,
+        lang,
+        query.dry_run.unwrap_or(false),
+        request_lang(&req),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(import_roster)
+    cfg.service(export_framework)
+        .service(import_framework)
+        .service(import_roster)
         .service(export_roster)
         .service(list_positions)
         .service(save_position)

@@ -2,6 +2,7 @@
 //! evidence ledger, gaps from a person to the whole organization, and learning paths.
 pub mod demo;
 pub mod entities;
+pub mod framework;
 pub mod handlers;
 pub mod levels;
 pub mod pages;

@@ -680,3 +680,175 @@ async fn hr_works_in_pages_import_wizard_heatmap_and_ratings() {
         .unwrap();
     assert!(report_page.contains("Rate this person"), "{report_page}");
 }
+
+#[tokio::test]
+async fn competency_models_round_trip_through_moodle_framework_csv_and_bad_rows_are_named() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::fresh().await,
+        crate::helpers::AppOptions {
+            content: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let platform = app.token("platform").await;
+    let categories = json(app.get("/api/v1/job-categories", &platform).await).await;
+    let ids: Vec<String> = categories["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 7);
+    let put = |id: String, lang: &'static str, body: String| {
+        let app = &app;
+        let platform = platform.clone();
+        async move {
+            app.api
+                .put(app.url(&format!(
+                    "/api/v1/job-categories/{id}/framework.csv?lang={lang}"
+                )))
+                .bearer_auth(&platform)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Every shipped model, in both languages, comes back unchanged.
+    for id in &ids {
+        for lang in ["en", "zh-CN"] {
+            let csv = app
+                .get(
+                    &format!("/api/v1/job-categories/{id}/framework.csv?lang={lang}"),
+                    &platform,
+                )
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                csv.starts_with("\"Parent ID number\",\"ID number\",\"Short name\""),
+                "{csv}"
+            );
+            let report = put(id.clone(), lang, csv).await;
+            assert_eq!(report.status(), StatusCode::OK);
+            let report = json(report).await;
+            assert!(
+                report["changed"].as_array().unwrap().is_empty(),
+                "{id} {lang}: {report}"
+            );
+            assert!(report["competencies"].as_i64().unwrap() >= 8);
+        }
+    }
+    let id = "user-operation".to_string();
+    let csv = app
+        .get(
+            &format!("/api/v1/job-categories/{id}/framework.csv"),
+            &platform,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    // A rename is applied.
+    let to_csv = |rows: &[Vec<String>]| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(talentcert::gaps::framework::HEADERS)
+            .unwrap();
+        for r in rows {
+            w.write_record(r).unwrap();
+        }
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    };
+    let mut renamed: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let competency = renamed[1][1].clone();
+    renamed[1][2] = "Knowing the users, renamed".into();
+    let report = json(put(id.clone(), "en", to_csv(&renamed)).await).await;
+    assert_eq!(report["changed"], json!([competency]), "{report}");
+    let categories = json(app.get("/api/v1/job-categories", &platform).await).await;
+    assert!(categories
+        .to_string()
+        .contains("Knowing the users, renamed"));
+    // Bad rows: a missing level, an unknown competency, a duplicate, a bad level id.
+    let mut rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let level = rows.iter().position(|r| r[1].ends_with(".L3")).unwrap();
+    let removed = rows.remove(level);
+    let mut new_competency = removed.clone();
+    (new_competency[0], new_competency[1], new_competency[2]) =
+        (String::new(), "uo-brand-new".into(), "Brand new".into());
+    rows.push(new_competency);
+    let mut duplicate = rows[2].clone();
+    duplicate[2] = "Again".into();
+    rows.push(duplicate);
+    let mut bad_level = removed.clone();
+    bad_level[1] = bad_level[1].replace(".L3", ".L9");
+    rows.push(bad_level);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(talentcert::gaps::framework::HEADERS)
+        .unwrap();
+    for r in &rows {
+        w.write_record(r).unwrap();
+    }
+    let bad = String::from_utf8(w.into_inner().unwrap()).unwrap();
+    let refused = put(id.clone(), "en", bad.clone()).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = problem_fields(&json(refused).await);
+    assert!(
+        fields.iter().any(|f| f.ends_with("ID number")),
+        "{fields:?}"
+    );
+    assert!(fields.len() >= 3, "every bad row is named: {fields:?}");
+    let dry = app
+        .api
+        .put(app.url(&format!(
+            "/api/v1/job-categories/{id}/framework.csv?dry_run=true"
+        )))
+        .bearer_auth(&platform)
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    let dry = json(dry).await;
+    let messages: Vec<String> = dry["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("uo-brand-new")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("appears twice")),
+        "{messages:?}"
+    );
+    // Only the platform edits models.
+    let trainer = app.token("trainer").await;
+    let csv = app
+        .get(
+            &format!("/api/v1/job-categories/{id}/framework.csv"),
+            &trainer,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let denied = app
+        .api
+        .put(app.url(&format!("/api/v1/job-categories/{id}/framework.csv")))
+        .bearer_auth(&trainer)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+}
