@@ -98,6 +98,7 @@ use crate::{
         gaps::handlers::list_evidence,
         gaps::handlers::set_level_rule,
         gaps::handlers::assign_path,
+        gaps::handlers::list_paths,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),

@@ -696,6 +696,136 @@ pub async fn assign(state: &AppState, staff: &CurrentUser, id: i64) -> AppResult
     })
 }
 
+/// A course of an assigned path and when it was completed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathCourseProgress {
+    pub course_id: i64,
+    pub code: String,
+    pub title: String,
+    pub completed_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// An assigned learning path and its progress over time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathProgress {
+    pub id: i64,
+    pub assigned_at: chrono::DateTime<Utc>,
+    pub courses: Vec<PathCourseProgress>,
+    pub completed: usize,
+    /// Percent of the path's courses completed.
+    pub percent: f64,
+    /// Completed courses by day since assignment: `[{"date", "completed"}]`, cumulative.
+    pub timeline: Vec<serde_json::Value>,
+}
+
+/// The learning paths assigned to a person, each with its courses, what is completed and when
+/// (self, HR, admins, managers).
+pub async fn path_progress(
+    state: &AppState,
+    org_id: i64,
+    user_id: i64,
+) -> AppResult<Vec<PathProgress>> {
+    use crate::catalog::entities::{course, enrolment};
+    let paths = super::entities::learning_path::Entity::find()
+        .filter(super::entities::learning_path::Column::OrgId.eq(org_id))
+        .filter(super::entities::learning_path::Column::UserId.eq(user_id))
+        .order_by_desc(super::entities::learning_path::Column::Id)
+        .all(&state.db)
+        .await?;
+    let course_ids: Vec<i64> = paths
+        .iter()
+        .flat_map(|p| p.courses.as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_i64())
+        .collect();
+    let courses: std::collections::HashMap<i64, course::Model> = course::Entity::find()
+        .filter(course::Column::Id.is_in(course_ids.clone()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let done: std::collections::HashMap<i64, chrono::DateTime<Utc>> = enrolment::Entity::find()
+        .filter(enrolment::Column::UserId.eq(user_id))
+        .filter(enrolment::Column::CourseId.is_in(course_ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .filter_map(|e| e.completed_at.map(|d| (e.course_id, d)))
+        .collect();
+    Ok(paths
+        .into_iter()
+        .map(|p| {
+            let items: Vec<PathCourseProgress> = p
+                .courses
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(serde_json::Value::as_i64)
+                .map(|id| PathCourseProgress {
+                    course_id: id,
+                    code: courses.get(&id).map(|c| c.code.clone()).unwrap_or_default(),
+                    title: courses
+                        .get(&id)
+                        .map(|c| c.title.clone())
+                        .unwrap_or_default(),
+                    completed_at: done.get(&id).copied(),
+                })
+                .collect();
+            let mut dates: Vec<chrono::NaiveDate> = items
+                .iter()
+                .filter_map(|c| c.completed_at)
+                .map(|d| d.date_naive())
+                .collect();
+            dates.sort();
+            let mut timeline = Vec::new();
+            for (n, d) in dates.iter().enumerate() {
+                if dates.get(n + 1) != Some(d) {
+                    timeline.push(json!({"date": d.to_string(), "completed": n + 1}));
+                }
+            }
+            let completed = dates.len();
+            #[allow(clippy::cast_precision_loss)]
+            let percent = if items.is_empty() {
+                0.0
+            } else {
+                completed as f64 / items.len() as f64 * 100.0
+            };
+            PathProgress {
+                id: p.id,
+                assigned_at: p.assigned_at,
+                courses: items,
+                completed,
+                percent,
+                timeline,
+            }
+        })
+        .collect())
+}
+
+/// A person's assigned learning paths and their progress over time.
+#[utoipa::path(
+    tag = "gaps",
+    params(("user_id" = i64, Path, description = "The person's user id")),
+    responses((status = 200, body = Page<PathProgress>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/gaps/people/{user_id}/learning-paths")]
+pub async fn list_paths(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    if !data.people.iter().any(|p| p.id == id) || !may_see(&data, &user, id) {
+        return Err(AppError::NotFound);
+    }
+    let items = path_progress(&state, user.org_id, id).await?;
+    let total = items.len() as u64;
+    Ok(HttpResponse::Ok().json(Page { items, total }))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct FrameworkQuery {
     /// The language of names and descriptions in the file: `en` (default) or `zh-CN`.
@@ -787,5 +917,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(record_evidence)
         .service(list_evidence)
         .service(set_level_rule)
-        .service(assign_path);
+        .service(assign_path)
+        .service(list_paths);
 }

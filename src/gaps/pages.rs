@@ -465,6 +465,7 @@ pub async fn department_page(
 #[derive(Serialize)]
 struct PersonPage {
     gap: PersonGap,
+    paths: Vec<super::handlers::PathProgress>,
     evidence: Vec<EvidenceRow>,
     can_assign: bool,
     can_rate: bool,
@@ -553,6 +554,7 @@ pub async fn person_page(
             can_rate: user.id == id || manages,
             rate_source: if user.id == id { "self" } else { "manager" },
             reports: reports.iter().map(|p| (p.id, p.name.clone())).collect(),
+            paths: super::handlers::path_progress(&state, user.org_id, id).await?,
             gap,
             evidence,
             notice,

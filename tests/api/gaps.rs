@@ -385,6 +385,26 @@ L1,Li Na,learner@demo.test,Store 1,T1,member-ops\n";
     assert_eq!(path["courses"].as_array().unwrap().len(), 2);
     let learning = json(app.get("/api/v1/me/learning", &trainer).await).await;
     assert_eq!(learning["total"], 2, "{learning}");
+    let paths = json(
+        app.get(
+            &format!("/api/v1/gaps/people/{trainer_id}/learning-paths"),
+            &hr,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(paths["total"], 1);
+    assert_eq!(paths["items"][0]["courses"].as_array().unwrap().len(), 2);
+    assert_eq!(paths["items"][0]["completed"], 0);
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/gaps/people/{trainer_id}/learning-paths"),
+            &learner
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
