@@ -757,7 +757,35 @@ pub async fn complete_lesson(
             .col_expr(enrolment::Column::CompletedAt, Expr::value(now))
             .filter(enrolment::Column::CompletedAt.is_null());
     }
-    update.exec(&txn).await?;
+    let updated = update.exec(&txn).await?;
+    if all_done && updated.rows_affected > 0 {
+        // A completed course is evidence of the levels it develops (the ledger of gap analysis).
+        for link in course_competency::Entity::find()
+            .filter(course_competency::Column::CourseId.eq(c.id))
+            .all(&txn)
+            .await?
+        {
+            crate::assessment::entities::evidence::ActiveModel {
+                id: NotSet,
+                org_id: Set(viewer.org_id),
+                user_id: Set(viewer.user_id),
+                competency_id: Set(link.competency_id),
+                level: Set(link.level),
+                source: Set("course".into()),
+                source_id: Set(Some(c.id)),
+                percent: Set(None),
+                recorded_by: Set(None),
+                recorded_at: Set(now),
+                note: Set(Some(c.code.clone())),
+                provider: Set(None),
+                attachment: Set(None),
+                evidence_date: Set(Some(now)),
+                superseded_at: Set(None),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
     let view = enrolment_view(&txn, viewer, &c, &siblings)
         .await?
         .ok_or(AppError::NotFound)?;

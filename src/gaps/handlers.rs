@@ -167,6 +167,8 @@ fn may_see(data: &OrgData, viewer: &CurrentUser, target: i64) -> bool {
 pub struct FormatQuery {
     /// `json` (default) or `csv`.
     pub format: Option<String>,
+    /// Department heatmap rows: `gap` (default: the largest total gap first), `name` or `position`.
+    pub sort: Option<String>,
 }
 
 fn csv_response(name: &str, rows: Vec<Vec<String>>) -> AppResult<HttpResponse> {
@@ -272,7 +274,8 @@ pub async fn department_gap(
     if !(is_staff(&user) || manages) {
         return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
     }
-    let heat = report::department_gap(&data, &name, &members);
+    let mut heat = report::department_gap(&data, &name, &members);
+    report::sort_rows(&mut heat.rows, query.sort.as_deref());
     if query.format.as_deref() == Some("csv") {
         let mut header = vec!["person".to_string(), "position".to_string()];
         header.extend(heat.competencies.iter().cloned());

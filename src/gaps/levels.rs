@@ -2,8 +2,8 @@
 //!
 //! Each organization chooses a rule: the latest evidence, the highest, the average, a decaying
 //! average (recent evidence weighs more: a half-life of 180 days), or "mastered" (the highest
-//! level shown at least N times). Exam evidence may outrank manager and self ratings: when a
-//! competency has exam evidence, ratings are left out. The result names the evidence it used, so
+//! level shown at least N times). Exam evidence may outrank manager and self ratings and course
+//! completions: when a competency has exam evidence, those are left out. The result names the evidence it used, so
 //! every level shown can be traced.
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -60,8 +60,10 @@ pub struct Evidence {
     pub at: DateTime<Utc>,
 }
 
-fn is_rating(source: &str) -> bool {
-    source == "manager" || source == "self"
+/// What exam evidence outranks: ratings, and course completions (a course taken is weaker
+/// evidence than an exam passed).
+fn is_outranked(source: &str) -> bool {
+    matches!(source, "manager" | "self" | "course")
 }
 
 /// The current level and the indexes of the evidence it rests on; `None` without evidence.
@@ -73,7 +75,7 @@ pub fn current_level(
 ) -> Option<(i32, Vec<usize>)> {
     let has_exam = evidence.iter().any(|e| e.source == "exam");
     let used: Vec<usize> = (0..evidence.len())
-        .filter(|&i| !(exam_outranks_ratings && has_exam && is_rating(&evidence[i].source)))
+        .filter(|&i| !(exam_outranks_ratings && has_exam && is_outranked(&evidence[i].source)))
         .collect();
     if used.is_empty() {
         return None;
@@ -178,6 +180,16 @@ mod tests {
         assert_eq!(
             current_level(&e, LevelRule::Latest, false, now()),
             Some((5, vec![1]))
+        );
+        // A course completion is outranked too; without exams it counts.
+        let course = vec![ev(3, "exam", 30), ev(4, "course", 1)];
+        assert_eq!(
+            current_level(&course, LevelRule::Latest, true, now()),
+            Some((3, vec![0]))
+        );
+        assert_eq!(
+            current_level(&course[1..], LevelRule::Latest, true, now()),
+            Some((4, vec![0]))
         );
         // Without exam evidence, ratings count.
         let ratings = vec![ev(3, "manager", 5)];

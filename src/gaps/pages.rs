@@ -414,19 +414,27 @@ fn path_segment(s: &str) -> String {
 
 #[derive(Serialize)]
 struct DepartmentPage {
+    sort: String,
     department: String,
     department_path: String,
     heatmap_svg: String,
     gap: report::DepartmentGap,
 }
 
-/// A department's heatmap (HR, admins, and the department's managers).
+#[derive(Deserialize)]
+struct SortQuery {
+    sort: Option<String>,
+}
+
+/// A department's heatmap (HR, admins, and the department's managers), sortable by gap, name
+/// or position.
 #[get("/hr/departments/{name}")]
 pub async fn department_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<SortQuery>,
 ) -> AppResult<HttpResponse> {
     let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
     let name = path.into_inner();
@@ -446,7 +454,8 @@ pub async fn department_page(
     if !(is_staff(&user) || manages) {
         return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
     }
-    let gap = report::department_gap(&data, &name, &members);
+    let mut gap = report::department_gap(&data, &name, &members);
+    report::sort_rows(&mut gap.rows, query.sort.as_deref());
     render(
         &state,
         &req,
@@ -456,6 +465,7 @@ pub async fn department_page(
         DepartmentPage {
             heatmap_svg: svg::heatmap(&gap, request_lang(&req)),
             department_path: path_segment(&name),
+            sort: query.sort.clone().unwrap_or_else(|| "gap".into()),
             department: name,
             gap,
         },

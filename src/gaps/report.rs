@@ -478,6 +478,17 @@ pub fn department_gap(data: &OrgData, department: &str, people: &[&Person]) -> D
     }
 }
 
+/// Sorts a heatmap's rows: `name`, `position`, or by total gap (the default, largest first).
+pub fn sort_rows(rows: &mut [HeatmapRow], by: Option<&str>) {
+    match by {
+        Some("name") => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+        Some("position") => {
+            rows.sort_by(|a, b| a.position.cmp(&b.position).then(a.name.cmp(&b.name)))
+        }
+        _ => rows.sort_by(|a, b| b.total_gap.cmp(&a.total_gap).then(a.name.cmp(&b.name))),
+    }
+}
+
 /// How staffed a position is.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PositionStaffing {

@@ -872,3 +872,76 @@ async fn competency_models_round_trip_through_moodle_framework_csv_and_bad_rows_
         .unwrap();
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_completed_course_is_evidence_that_exams_outrank() {
+    let (app, _dir, hr) = gap_app().await;
+    let staff = "employee_id,name,email,department,manager_employee_id,position\nL1,Li Na,learner@demo.test,Store 1,,member-ops\n";
+    assert_eq!(
+        roster(&app, &hr, "dry_run=false", staff.as_bytes().to_vec())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let learner = app.token("learner").await;
+    let me = json(app.get("/api/v1/me", &learner).await).await;
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &learner).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    app.post_json(
+        &format!("/api/v1/courses/{course}/enrolment"),
+        &learner,
+        &json!({}),
+    )
+    .await;
+    let detail = json(
+        app.get(&format!("/api/v1/courses/{course}"), &learner)
+            .await,
+    )
+    .await;
+    for lesson in detail["lessons"].as_array().unwrap() {
+        let done = app
+            .post_json(
+                &format!("/api/v1/lessons/{}/completion", lesson["id"]),
+                &learner,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(done.status(), StatusCode::OK);
+    }
+    let ledger = json(
+        app.get(&format!("/api/v1/evidence?user_id={}", me["id"]), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(ledger["total"], 1, "{ledger}");
+    assert_eq!(ledger["items"][0]["source"], "course");
+    assert_eq!(ledger["items"][0]["competency"], "uo-rfm");
+    let gap = json(
+        app.get(&format!("/api/v1/gaps/people/{}", me["id"]), &learner)
+            .await,
+    )
+    .await;
+    let rfm = gap["competencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["competency"] == "uo-rfm")
+        .unwrap();
+    assert_eq!(rfm["current"], 2, "the course develops RFM to level 2");
+    // Completing a lesson again records nothing more.
+    let first = detail["lessons"][0]["id"].as_i64().unwrap();
+    app.post_json(
+        &format!("/api/v1/lessons/{first}/completion"),
+        &learner,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        json(
+            app.get(&format!("/api/v1/evidence?user_id={}", me["id"]), &learner)
+                .await
+        )
+        .await["total"],
+        1
+    );
+}
