@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::catalog::{count, import_mini, mini_catalog};
 use crate::helpers::{json, problem_fields, spawn_app, TestApp};
 
-async fn gap_app() -> (TestApp, tempfile::TempDir, String) {
+pub async fn gap_app() -> (TestApp, tempfile::TempDir, String) {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     mini_catalog(dir.path());
@@ -35,7 +35,8 @@ async fn roster(app: &TestApp, hr: &str, query: &str, body: Vec<u8>) -> reqwest:
         .unwrap()
 }
 
-const ROSTER: &str = "employee_id,name,email,department,manager_employee_id,position,language\n\
+pub const ROSTER: &str =
+    "employee_id,name,email,department,manager_employee_id,position,language\n\
 E100,Chen Jing,chen.jing@demo.test,Store 1,,member-ops,zh-CN\n\
 E101,\"Zhao, Lei\",zhao.lei@demo.test,Store 1,E100,member-ops,\n\
 E102,王芳,wang.fang@demo.test,Store 1,E101,member-ops,zh-CN\n";

@@ -1,0 +1,377 @@
+//! Pages in a real browser: headless Chromium over WebDriver (Debian `chromium` and
+//! `chromium-driver`). Screenshots of each main page go to `target/screenshots/` (ignored by git).
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::exams::{cert_id, exam_app, review_of};
+use crate::helpers::{json, TestApp, DEMO_PASSWORD};
+
+/// A chromedriver process and a browser session on it.
+pub struct Browser {
+    driver: Child,
+    pub client: Client,
+    shots: std::path::PathBuf,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium chromium-driver)");
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,1000", "--lang=en-US"]
+            }
+        }))
+        .unwrap();
+        let mut client = None;
+        for _ in 0..100 {
+            // Plain HTTP to the local driver: no TLS stack needed.
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            driver,
+            client: client.expect("a browser session"),
+            shots,
+        }
+    }
+
+    /// Writes a screenshot of the current page.
+    pub async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn goto(&self, app: &TestApp, path: &str) {
+        self.client.goto(&app.url(path)).await.unwrap();
+    }
+
+    pub async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
+    }
+
+    pub async fn text(&self) -> String {
+        self.css("body").await.text().await.unwrap()
+    }
+
+    /// Waits until the page's text contains `needle`.
+    pub async fn wait_text(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let text = self.text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{needle:?} never appeared in:\n{}", self.text().await);
+    }
+
+    pub async fn sign_in(&self, app: &TestApp, email: &str) {
+        self.goto(app, "/login").await;
+        self.css("#email").await.send_keys(email).await.unwrap();
+        self.css("#password")
+            .await
+            .send_keys(DEMO_PASSWORD)
+            .await
+            .unwrap();
+        self.css("form.form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        self.wait_text("Sign out").await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_studies_sits_the_exam_through_a_reload_and_a_verifier_checks_the_certificate() {
+    let (app, _dir) = exam_app().await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "learner@demo.test").await;
+    b.shot("home-learner").await;
+
+    // A course, lesson by lesson.
+    let learner = app.token("learner").await;
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &learner).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    b.goto(&app, &format!("/courses/{course}")).await;
+    b.shot("course").await;
+    b.css("form[action$='/enrol'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // Enrolling opens the first lesson; each lesson is marked complete in turn.
+    for _ in 0..10 {
+        b.css("article.lesson").await;
+        let Ok(complete) = b
+            .client
+            .find(Locator::Css("form[action$='/complete'] button"))
+            .await
+        else {
+            break;
+        };
+        let before = b.client.current_url().await.unwrap();
+        complete.click().await.unwrap();
+        // Wait for the next page before looking at it.
+        for _ in 0..50 {
+            if b.client.current_url().await.unwrap() != before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let done = json(app.get("/api/v1/me/learning", &learner).await).await;
+        if done["items"][0]["enrolment"]["completed_at"].is_string() {
+            break;
+        }
+        if !b
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/lessons/")
+        {
+            b.goto(&app, &format!("/courses/{course}")).await;
+            b.css("a.button[href^='/lessons/']")
+                .await
+                .click()
+                .await
+                .unwrap();
+        }
+    }
+    b.goto(&app, "/learning").await;
+    b.shot("learning").await;
+    let learning = json(app.get("/api/v1/me/learning", &learner).await).await;
+    assert!(
+        learning["items"][0]["enrolment"]["completed_at"].is_string(),
+        "{learning}"
+    );
+
+    // The exam: start, answer half, reload, answers are still there, finish, submit.
+    let cert = cert_id(&app, &learner, "uo-open").await;
+    b.goto(&app, "/certifications").await;
+    b.shot("certifications").await;
+    b.css(&format!(
+        "form[action='/certifications/{cert}/start'] button"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.wait_text("Question 1 of 4").await;
+    let url = b.client.current_url().await.unwrap();
+    let attempt: i64 = url.path().rsplit('/').next().unwrap().parse().unwrap();
+    let trainer = app.token("trainer").await;
+    let review = review_of(&app, &trainer, attempt).await;
+    let answers: Vec<(i64, String)> = review["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            let value = match &q["correct_response"] {
+                Value::Bool(v) => v.to_string(),
+                Value::String(s) => s.clone(),
+                other => panic!("unexpected {other}"),
+            };
+            (q["id"].as_i64().unwrap(), value)
+        })
+        .collect();
+    let choose = |id: i64, value: &str| format!("input[name='q{id}'][value='{value}']");
+    for (id, value) in &answers[..2] {
+        b.css(&choose(*id, value)).await.click().await.unwrap();
+    }
+    b.wait_text("All answers saved").await;
+    b.shot("exam").await;
+    b.client.refresh().await.unwrap();
+    b.wait_text("Question 1 of 4").await;
+    for (id, value) in &answers[..2] {
+        assert!(
+            b.css(&choose(*id, value))
+                .await
+                .is_selected()
+                .await
+                .unwrap(),
+            "q{id} kept after reload"
+        );
+    }
+    for (id, value) in &answers[2..] {
+        b.css(&choose(*id, value)).await.click().await.unwrap();
+    }
+    b.wait_text("All answers saved").await;
+    b.css("#exam-submit").await.click().await.unwrap();
+    // The confirmation before submitting.
+    b.client.accept_alert().await.unwrap();
+    b.wait_text("Passed").await;
+    b.shot("result").await;
+
+    // The certificate: listed with its download link; the PDF is the issued one.
+    b.goto(&app, "/certificates").await;
+    b.wait_text("Download the PDF").await;
+    b.shot("certificates").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    let display = mine["items"][0]["display_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = b
+        .css("a.button-primary[href$='.pdf']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link, format!("/api/v1/certificates/{code}.pdf"));
+    let pdf = app.get(&link, &learner).await.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+
+    // A verifier, with no account, checks it by code and by uploading the PDF.
+    let v = Browser::start().await;
+    v.goto(&app, "/verify").await;
+    v.css("#code")
+        .await
+        .send_keys(&display.to_lowercase())
+        .await
+        .unwrap();
+    v.css("form[action='/verify'][method='get'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let page = v.wait_text("Valid certificate").await;
+    assert!(page.contains("Li Na") && page.contains("UO Open"), "{page}");
+    v.shot("verify-code").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("certificate.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    v.goto(&app, "/verify").await;
+    v.css("#file")
+        .await
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+    v.css("form[enctype='multipart/form-data'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    v.wait_text("Valid certificate").await;
+    v.shot("verify-upload").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_errors() {
+    let (app, _dir, _hr) = crate::gaps::gap_app().await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "hr@demo.test").await;
+    b.goto(&app, "/hr/roster").await;
+    b.shot("hr-roster").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    std::fs::write(&path, crate::gaps::ROSTER).unwrap();
+    b.css("#file")
+        .await
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+    b.css("form[enctype='multipart/form-data'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let preview = b.wait_text("Preview: nothing has changed yet").await;
+    assert!(preview.contains("王芳"), "{preview}");
+    b.shot("hr-roster-preview").await;
+    b.css("input[name='action'][value='commit'] ~ button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("The roster is imported").await;
+    b.goto(&app, "/hr").await;
+    b.wait_text("Positions and who meets them").await;
+    b.shot("hr-overview").await;
+    b.goto(&app, "/hr/departments/Store%201").await;
+    b.css("svg.heatmap").await;
+    let heat = b.text().await;
+    assert!(
+        heat.contains("Zhao, Lei") && heat.contains("Competencies most lacking"),
+        "{heat}"
+    );
+    b.shot("hr-heatmap").await;
+
+    // A trainer creates a course and pastes a question bank with a mistake.
+    let t = Browser::start().await;
+    t.sign_in(&app, "trainer@demo.test").await;
+    t.goto(&app, "/trainer").await;
+    t.css("#code")
+        .await
+        .send_keys("store-greeting")
+        .await
+        .unwrap();
+    t.css("#title")
+        .await
+        .send_keys("Greeting store visitors")
+        .await
+        .unwrap();
+    t.css("#summary")
+        .await
+        .send_keys("How to greet and add visitors on WeCom.")
+        .await
+        .unwrap();
+    t.css("form[action='/trainer/courses'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let gift = t.css("#gift").await;
+    gift.clear().await.unwrap();
+    gift.send_keys("// [tag:competency=uo-rfm] [tag:difficulty=easy]\n::sg-q1:: Which greeting adds the visitor? {=Scan the store QR code ~Ask for a phone number\n").await.unwrap();
+    t.css("form[action$='/questions'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let page = t.wait_text("The question bank was not saved").await;
+    assert!(page.contains("line"), "{page}");
+    t.shot("trainer-gift-error").await;
+}
