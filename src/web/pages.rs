@@ -237,6 +237,11 @@ struct HomePage {
     roles: Vec<Role>,
     is_platform: bool,
     people: Option<Vec<RoleCount>>,
+    /// Courses started and not finished, most recent first.
+    in_progress: Vec<crate::catalog::service::LearningItem>,
+    /// Certifications the person can start now, or has an attempt open in.
+    ready: Vec<crate::assessment::exam::CertificationView>,
+    certificates: Vec<crate::certificates::service::CertificateView>,
 }
 
 /// The home page: a section for each role the person holds.
@@ -261,10 +266,32 @@ pub async fn home(
     } else {
         None
     };
+    let viewer = crate::catalog::service::Viewer::of(&user, state.platform_org_id);
+    let in_progress = crate::catalog::service::my_learning(&state.db, &viewer)
+        .await?
+        .into_iter()
+        .filter(|i| i.enrolment.completed_at.is_none())
+        .take(6)
+        .collect();
+    let ready = crate::assessment::exam::list_certifications(&state.db, &viewer)
+        .await?
+        .into_iter()
+        .filter(|c| c.open_attempt_id.is_some() || (c.can_start && c.status != "passed"))
+        .take(6)
+        .collect();
+    let certificates = crate::certificates::service::of_user(&state.db, user.id)
+        .await?
+        .iter()
+        .filter(|c| c.status == "valid")
+        .map(|c| crate::certificates::service::view(c, state.mailer.public_url()))
+        .collect::<AppResult<Vec<_>>>()?;
     let page = HomePage {
         roles: user.roles.clone(),
         is_platform: user.org_is_platform,
         people,
+        in_progress,
+        ready,
+        certificates,
     };
     render(
         &state,

@@ -81,8 +81,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{selector}: {e}"))
     }
 
+    /// The page's text (asked again if the page changed under the question).
     pub async fn text(&self) -> String {
-        self.css("body").await.text().await.unwrap()
+        for _ in 0..50 {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await {
+                if let Ok(text) = body.text().await {
+                    return text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page has no readable body");
     }
 
     /// Waits until the page's text contains `needle`.
@@ -374,4 +383,132 @@ async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_error
     let page = t.wait_text("The question bank was not saved").await;
     assert!(page.contains("line"), "{page}");
     t.shot("trainer-gift-error").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exam_works_with_the_keyboard_alone_and_pages_switch_to_chinese() {
+    let (app, _dir) = exam_app().await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "learner@demo.test").await;
+    // The dashboard shows what to do next.
+    b.goto(&app, "/").await;
+    b.wait_text("Certifications you can sit").await;
+    b.shot("home-dashboard").await;
+    // The language switch in the page.
+    b.css("form.lang-switch button[value='zh-CN']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("可以参加的认证").await;
+    b.shot("home-zh").await;
+    b.css("form.lang-switch button[value='en']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("Certifications you can sit").await;
+
+    let learner = app.token("learner").await;
+    let cert = cert_id(&app, &learner, "uo-open").await;
+    b.goto(&app, "/certifications").await;
+    b.css(&format!(
+        "form[action='/certifications/{cert}/start'] button"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.wait_text("Question 1 of 4").await;
+    let attempt: i64 = b
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let trainer = app.token("trainer").await;
+    let review = review_of(&app, &trainer, attempt).await;
+    // Keyboard only: focus moves with Tab from the top of the form; Space picks the focused
+    // option, arrow keys move within a group.
+    let tab = fantoccini::key::Key::Tab.to_string();
+    let space = fantoccini::key::Key::Space.to_string();
+    let down = fantoccini::key::Key::Down.to_string();
+    let enter = fantoccini::key::Key::Enter.to_string();
+    b.client
+        .execute("document.querySelector('#exam-form').querySelector('input:not([type=hidden])').focus()", vec![])
+        .await
+        .unwrap();
+    let mut answered = 0;
+    for q in review["questions"].as_array().unwrap() {
+        let id = q["id"].as_i64().unwrap();
+        let wanted = match &q["correct_response"] {
+            Value::Bool(v) => v.to_string(),
+            Value::String(s) => s.clone(),
+            other => panic!("unexpected {other}"),
+        };
+        // Walk the group with the arrow key until the wanted option is focused, then Space.
+        for _ in 0..6 {
+            let active = b.client.active_element().await.unwrap();
+            let name = active.attr("name").await.unwrap().unwrap_or_default();
+            let value = active.attr("value").await.unwrap().unwrap_or_default();
+            if name == format!("q{id}") && value == wanted {
+                active.send_keys(&space).await.unwrap();
+                break;
+            }
+            if name == format!("q{id}") {
+                active.send_keys(&down).await.unwrap();
+            } else {
+                active.send_keys(&tab).await.unwrap();
+            }
+        }
+        assert!(
+            b.css(&format!("input[name='q{id}'][value='{wanted}']"))
+                .await
+                .is_selected()
+                .await
+                .unwrap(),
+            "q{id} answered with the keyboard"
+        );
+        answered += 1;
+        // Tab to the question's flag button; Enter flags it; Tab on to the next question.
+        let active = b.client.active_element().await.unwrap();
+        active.send_keys(&tab).await.unwrap();
+        let flag = b.client.active_element().await.unwrap();
+        assert_eq!(
+            flag.attr("data-flag").await.unwrap(),
+            Some(id.to_string()),
+            "the flag follows the options"
+        );
+        if answered == 1 {
+            flag.send_keys(&enter).await.unwrap();
+            for _ in 0..50 {
+                if flag.attr("aria-pressed").await.unwrap().as_deref() == Some("true") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                flag.attr("aria-pressed").await.unwrap().as_deref(),
+                Some("true")
+            );
+        }
+        flag.send_keys(&tab).await.unwrap();
+    }
+    b.wait_text("All answers saved").await;
+    // On to the submit button, and Enter.
+    for _ in 0..6 {
+        let active = b.client.active_element().await.unwrap();
+        if active.attr("id").await.unwrap().as_deref() == Some("exam-submit") {
+            active.send_keys(&enter).await.unwrap();
+            break;
+        }
+        active.send_keys(&tab).await.unwrap();
+    }
+    b.client.accept_alert().await.unwrap();
+    b.wait_text("Passed").await;
 }
