@@ -73,3 +73,119 @@ pub async fn exam_script(req: HttpRequest) -> HttpResponse {
         .insert_header((header::ETAG, etag))
         .body(EXAM_SCRIPT)
 }
+
+#[cfg(test)]
+mod contrast_tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// WCAG 2.x relative luminance of `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let hex = hex.trim_start_matches('#');
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.039_28 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+
+    fn ratio(a: &str, b: &str) -> f64 {
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// The value of a custom property of the stylesheet's `:root`.
+    fn var(css: &str, name: &str) -> String {
+        let start = css
+            .find(&format!("--{name}:"))
+            .unwrap_or_else(|| panic!("--{name}"));
+        css[start..]
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn text_colours_pass_wcag_aa_on_their_backgrounds() {
+        let css = include_str!("../../static/app.css");
+        let v = |n: &str| var(css, n);
+        // (foreground, background, where): body text needs 4.5:1.
+        let pairs = [
+            (v("ink"), v("paper"), "text on the page"),
+            (v("ink"), v("card"), "text on cards"),
+            (v("ink-soft"), v("paper"), "muted text on the page"),
+            (v("ink-soft"), v("card"), "muted text on cards"),
+            (v("brand"), v("card"), "links and outlined buttons"),
+            (
+                "#ffffff".to_string(),
+                v("brand"),
+                "primary buttons, the top bar",
+            ),
+            (
+                "#d7ebe5".to_string(),
+                v("brand"),
+                "navigation on the top bar",
+            ),
+            (
+                "#b9d8cf".to_string(),
+                v("brand"),
+                "organization name on the top bar",
+            ),
+            (v("danger"), v("danger-soft"), "error alerts"),
+            (v("brand-strong"), v("brand-soft"), "notices"),
+            (v("ok"), "#dcefe2".to_string(), "success badges"),
+            (
+                "#8a4a12".to_string(),
+                "#fdeedd".to_string(),
+                "admin badges, flagged questions",
+            ),
+            ("#2a4694".to_string(), "#e6ecfb".to_string(), "HR badges"),
+            (
+                "#5b2d94".to_string(),
+                "#efe6fa".to_string(),
+                "trainer badges",
+            ),
+            ("#8a4b00".to_string(), v("card"), "warnings"),
+            // The heatmap's cells (server-drawn SVG).
+            ("#14211d".to_string(), "#d7ecdf".to_string(), "heatmap: met"),
+            (
+                "#14211d".to_string(),
+                "#fbe3a6".to_string(),
+                "heatmap: one level short",
+            ),
+            (
+                "#14211d".to_string(),
+                "#f4a259".to_string(),
+                "heatmap: two levels short",
+            ),
+            (
+                "#ffffff".to_string(),
+                "#b3261e".to_string(),
+                "heatmap: three or more short",
+            ),
+            (
+                "#4a5a55".to_string(),
+                "#eef0ee".to_string(),
+                "heatmap: not required",
+            ),
+        ];
+        for (fg, bg, place) in pairs {
+            let r = ratio(&fg, &bg);
+            assert!(r >= 4.5, "{place}: {fg} on {bg} is {r:.2}:1, under 4.5:1");
+        }
+    }
+
+    #[test]
+    fn the_contrast_formula_matches_known_values() {
+        assert!((ratio("#000000", "#ffffff") - 21.0).abs() < 0.01);
+        assert!((ratio("#767676", "#ffffff") - 4.54).abs() < 0.01);
+    }
+}

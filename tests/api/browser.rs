@@ -106,6 +106,28 @@ impl Browser {
         panic!("{needle:?} never appeared in:\n{}", self.text().await);
     }
 
+    /// Every visible form control has a label (a `label` for it or around it, `aria-label` or
+    /// `aria-labelledby`), and every image a text alternative; names the ones that do not.
+    pub async fn assert_accessible(&self, page: &str) {
+        let script = r#"
+            const bad = [];
+            for (const el of document.querySelectorAll('input, select, textarea')) {
+                if (el.type === 'hidden') continue;
+                const labelled = el.closest('label') || (el.id && document.querySelector('label[for="' + el.id + '"]'))
+                    || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+                if (!labelled) bad.push(el.outerHTML.slice(0, 120));
+            }
+            for (const img of document.querySelectorAll('img')) {
+                if (!img.hasAttribute('alt')) bad.push(img.outerHTML.slice(0, 120));
+            }
+            if (!document.documentElement.lang) bad.push('html without lang');
+            if (document.querySelectorAll('h1').length !== 1) bad.push('h1 count ' + document.querySelectorAll('h1').length);
+            return bad;
+        "#;
+        let bad = self.client.execute(script, vec![]).await.unwrap();
+        assert_eq!(bad, json!([]), "{page}: unlabelled or unnamed elements");
+    }
+
     pub async fn sign_in(&self, app: &TestApp, email: &str) {
         self.goto(app, "/login").await;
         self.css("#email").await.send_keys(email).await.unwrap();
@@ -199,6 +221,7 @@ async fn a_learner_studies_sits_the_exam_through_a_reload_and_a_verifier_checks_
     let cert = cert_id(&app, &learner, "uo-open").await;
     b.goto(&app, "/certifications").await;
     b.shot("certifications").await;
+    b.assert_accessible("certifications").await;
     b.css(&format!(
         "form[action='/certifications/{cert}/start'] button"
     ))
@@ -230,6 +253,7 @@ async fn a_learner_studies_sits_the_exam_through_a_reload_and_a_verifier_checks_
     }
     b.wait_text("All answers saved").await;
     b.shot("exam").await;
+    b.assert_accessible("exam").await;
     b.client.refresh().await.unwrap();
     b.wait_text("Question 1 of 4").await;
     for (id, value) in &answers[..2] {
@@ -289,6 +313,7 @@ async fn a_learner_studies_sits_the_exam_through_a_reload_and_a_verifier_checks_
     let page = v.wait_text("Valid certificate").await;
     assert!(page.contains("Li Na") && page.contains("UO Open"), "{page}");
     v.shot("verify-code").await;
+    v.assert_accessible("verify").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("certificate.pdf");
     std::fs::write(&path, &pdf).unwrap();
@@ -330,6 +355,7 @@ async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_error
     let preview = b.wait_text("Preview: nothing has changed yet").await;
     assert!(preview.contains("王芳"), "{preview}");
     b.shot("hr-roster-preview").await;
+    b.assert_accessible("roster preview").await;
     b.css("input[name='action'][value='commit'] ~ button")
         .await
         .click()
@@ -347,6 +373,7 @@ async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_error
         "{heat}"
     );
     b.shot("hr-heatmap").await;
+    b.assert_accessible("heatmap").await;
 
     // A trainer creates a course and pastes a question bank with a mistake.
     let t = Browser::start().await;
@@ -383,6 +410,7 @@ async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_error
     let page = t.wait_text("The question bank was not saved").await;
     assert!(page.contains("line"), "{page}");
     t.shot("trainer-gift-error").await;
+    t.assert_accessible("course editor").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,6 +422,7 @@ async fn the_exam_works_with_the_keyboard_alone_and_pages_switch_to_chinese() {
     b.goto(&app, "/").await;
     b.wait_text("Certifications you can sit").await;
     b.shot("home-dashboard").await;
+    b.assert_accessible("home").await;
     // The language switch in the page.
     b.css("form.lang-switch button[value='zh-CN']")
         .await
