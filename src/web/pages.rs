@@ -326,6 +326,14 @@ struct AdminPage {
     users: Vec<AdminUserRow>,
     total_users: u64,
     audit: Vec<AdminAuditRow>,
+    all_roles: Vec<Role>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AdminQuery {
+    done: Option<String>,
 }
 
 /// The admin overview: the organization's people and its latest audit entries.
@@ -334,6 +342,32 @@ pub async fn admin_overview(
     state: web::Data<AppState>,
     req: HttpRequest,
     admin: RequireRole<Admin>,
+    query: web::Query<AdminQuery>,
+) -> AppResult<HttpResponse> {
+    let lang = crate::web::request_lang(&req);
+    let notice = query
+        .done
+        .as_deref()
+        .filter(|d| ["invited", "roles", "status"].contains(d))
+        .map(|d| crate::i18n::t(lang, &format!("admin.done.{d}"), &[]));
+    admin_page(
+        &state,
+        &req,
+        &admin,
+        actix_web::http::StatusCode::OK,
+        notice,
+        None,
+    )
+    .await
+}
+
+async fn admin_page(
+    state: &AppState,
+    req: &HttpRequest,
+    admin: &CurrentUser,
+    status: actix_web::http::StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
 ) -> AppResult<HttpResponse> {
     let filter = UserFilter {
         limit: 100,
@@ -376,15 +410,212 @@ pub async fn admin_overview(
             .collect(),
         total_users,
         audit,
+        all_roles: Role::ALL.to_vec(),
+        notice,
+        error,
     };
-    render(
-        &state,
-        &req,
-        Some(&admin.user),
-        actix_web::http::StatusCode::OK,
-        "admin.html",
-        page,
-    )
+    render(state, req, Some(admin), status, "admin.html", page)
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    email: String,
+    display_name: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// Invites a person from the admin page.
+#[post("/admin/invitations")]
+pub async fn admin_invite(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: crate::auth::PageForm<Vec<(String, String)>>,
+    admin: RequireRole<Admin>,
+) -> AppResult<HttpResponse> {
+    use crate::auth::model::{parse_language, parse_roles, DisplayName, Email};
+    let lang = crate::web::request_lang(&req);
+    let fields = form.0;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let f = InviteForm {
+        email: get("email"),
+        display_name: get("display_name"),
+        language: get("language"),
+        roles: fields
+            .iter()
+            .filter(|(n, _)| n == "roles")
+            .map(|(_, v)| v.clone())
+            .collect(),
+    };
+    let requested = if f.roles.is_empty() {
+        vec!["learner".to_string()]
+    } else {
+        f.roles
+    };
+    let parsed = (|| -> Result<_, crate::error::FieldIssue> {
+        Ok(crate::auth::onboarding::Invitee {
+            email: Email::parse("email", &f.email)?,
+            display_name: DisplayName::parse("display_name", &f.display_name)?,
+            language: if f.language.is_empty() {
+                None
+            } else {
+                Some(parse_language("language", &f.language)?)
+            },
+            roles: parse_roles("roles", &requested)?,
+        })
+    })();
+    let outcome = match parsed {
+        Ok(invitee) => crate::auth::onboarding::invite(
+            &state.db,
+            &state.mailer,
+            &admin.principal,
+            &admin.actor(&req),
+            invitee,
+            state.settings.invitation_days,
+        )
+        .await
+        .map(|_| ()),
+        Err(issue) => Err(AppError::Validation(vec![issue])),
+    };
+    match outcome {
+        Ok(()) => {
+            state.mail_wake.notify_one();
+            Ok(redirect("/admin?done=invited"))
+        }
+        Err(AppError::Validation(issues)) => {
+            let error = issues
+                .iter()
+                .map(|i| i.message.render(lang))
+                .collect::<Vec<_>>()
+                .join(" ");
+            admin_page(
+                &state,
+                &req,
+                &admin,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(error),
+            )
+            .await
+        }
+        Err(AppError::Conflict(msg)) => {
+            admin_page(
+                &state,
+                &req,
+                &admin,
+                actix_web::http::StatusCode::CONFLICT,
+                None,
+                Some(msg.render(lang)),
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Changes a person's roles from the admin page.
+#[post("/admin/users/{id}/roles")]
+pub async fn admin_roles(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: crate::auth::PageForm<Vec<(String, String)>>,
+    admin: RequireRole<Admin>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let lang = crate::web::request_lang(&req);
+    let requested: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(n, _)| n == "roles")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let outcome = match crate::auth::model::parse_roles("roles", &requested) {
+        Ok(roles) => service::set_roles(&state.db, &admin.actor(&req), path.into_inner(), roles)
+            .await
+            .map(|_| ()),
+        Err(issue) => Err(AppError::Validation(vec![issue])),
+    };
+    match outcome {
+        Ok(()) => Ok(redirect("/admin?done=roles")),
+        Err(AppError::Validation(issues)) => {
+            let error = issues
+                .iter()
+                .map(|i| i.message.render(lang))
+                .collect::<Vec<_>>()
+                .join(" ");
+            admin_page(
+                &state,
+                &req,
+                &admin,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(error),
+            )
+            .await
+        }
+        Err(AppError::Conflict(msg)) => {
+            admin_page(
+                &state,
+                &req,
+                &admin,
+                actix_web::http::StatusCode::CONFLICT,
+                None,
+                Some(msg.render(lang)),
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    status: String,
+}
+
+/// Deactivates or reactivates a person from the admin page (deactivation ends their sessions).
+#[post("/admin/users/{id}/status")]
+pub async fn admin_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: crate::auth::PageForm<StatusForm>,
+    admin: RequireRole<Admin>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let lang = crate::web::request_lang(&req);
+    let status = match form.0.status.as_str() {
+        "deactivated" => crate::auth::model::UserStatus::Deactivated,
+        "active" => crate::auth::model::UserStatus::Active,
+        _ => return Err(AppError::field("status", "validation.status")),
+    };
+    let changes = service::UserChanges {
+        display_name: None,
+        language: None,
+        status: Some(status),
+    };
+    match service::update_user(&state.db, &admin.actor(&req), path.into_inner(), changes).await {
+        Ok(_) => Ok(redirect("/admin?done=status")),
+        Err(AppError::Conflict(msg)) | Err(AppError::BadRequest(msg)) => {
+            admin_page(
+                &state,
+                &req,
+                &admin,
+                actix_web::http::StatusCode::CONFLICT,
+                None,
+                Some(msg.render(lang)),
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Registers the shared pages.
@@ -395,6 +626,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(switch_language)
         .service(home)
         .service(admin_overview)
+        .service(admin_invite)
+        .service(admin_roles)
+        .service(admin_status)
         .service(admin_outbox)
         .service(admin_outbox_retry)
         .service(super::assets::stylesheet)

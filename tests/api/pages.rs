@@ -330,3 +330,88 @@ async fn the_stylesheet_is_served_by_the_service_and_pages_load_nothing_external
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 }
+
+#[tokio::test]
+async fn admins_invite_change_roles_and_deactivate_in_the_page() {
+    let app = spawn_app().await;
+    let (client, _) = page_session(&app, "admin@demo.test").await;
+    let page = page_text(&client, &app.url("/admin")).await;
+    assert!(page.contains("Invite a person"), "{page}");
+    let csrf = csrf_of(&page);
+    let invited = client
+        .post(app.url("/admin/invitations"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "new.person@demo.test"),
+            ("display_name", "New Person"),
+            ("language", "zh-CN"),
+            ("roles", "learner"),
+            ("roles", "trainer"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), StatusCode::SEE_OTHER);
+    let admin = app.token("admin").await;
+    let users = crate::helpers::json(app.get("/api/v1/users?q=new.person", &admin).await).await;
+    let new = &users["items"][0];
+    assert_eq!(new["status"], "invited");
+    assert_eq!(new["roles"], serde_json::json!(["learner", "trainer"]));
+    let bad = client
+        .post(app.url("/admin/invitations"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "not an email"),
+            ("display_name", "X"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Roles of the learner: learner and HR.
+    let learner = crate::helpers::json(app.get("/api/v1/users?q=learner@demo.test", &admin).await)
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let roles = client
+        .post(app.url(&format!("/admin/users/{learner}/roles")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("roles", "learner"),
+            ("roles", "hr"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(roles.status(), StatusCode::SEE_OTHER);
+    let user =
+        crate::helpers::json(app.get(&format!("/api/v1/users/{learner}"), &admin).await).await;
+    assert_eq!(user["roles"], serde_json::json!(["learner", "hr"]));
+    // Deactivating ends the account's use; the last admin cannot drop their own admin role.
+    let off = client
+        .post(app.url(&format!("/admin/users/{learner}/status")))
+        .form(&[("csrf_token", csrf.as_str()), ("status", "deactivated")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.login("learner@demo.test", DEMO_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let me = crate::helpers::json(app.get("/api/v1/me", &admin).await).await["id"]
+        .as_i64()
+        .unwrap();
+    let last = client
+        .post(app.url(&format!("/admin/users/{me}/roles")))
+        .form(&[("csrf_token", csrf.as_str()), ("roles", "learner")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last.status(), StatusCode::CONFLICT);
+    assert!(last
+        .text()
+        .await
+        .unwrap()
+        .contains("at least one active admin"));
+}
