@@ -474,6 +474,7 @@ pub async fn department_page(
 
 #[derive(Serialize)]
 struct PersonPage {
+    levels_svg: String,
     gap: PersonGap,
     paths: Vec<super::handlers::PathProgress>,
     evidence: Vec<EvidenceRow>,
@@ -565,6 +566,7 @@ pub async fn person_page(
             rate_source: if user.id == id { "self" } else { "manager" },
             reports: reports.iter().map(|p| (p.id, p.name.clone())).collect(),
             paths: super::handlers::path_progress(&state, user.org_id, id).await?,
+            levels_svg: svg::person_levels(&gap, lang),
             gap,
             evidence,
             notice,

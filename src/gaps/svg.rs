@@ -189,3 +189,55 @@ pub fn staffing(o: &OrganizationGap, lang: Lang) -> String {
     s.push_str("</svg>");
     s
 }
+
+/// A person's levels: for each competency a bar to the current level and a mark at the
+/// required one.
+pub fn person_levels(g: &super::report::PersonGap, lang: Lang) -> String {
+    let row_h = 28;
+    let label_w = 230.0;
+    let scale = 70.0; // per level
+    let height = 34 + g.competencies.len() * row_h;
+    let mut s = String::new();
+    let title = if lang == Lang::ZhCn { "当前等级与要求等级" } else { "Current and required levels" };
+    let _ = write!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 620 {height}" role="img" aria-labelledby="levels-title" class="chart"><title id="levels-title">{}</title>"##,
+        esc(title)
+    );
+    for level in 0..=5 {
+        let x = label_w + f64::from(level) * scale;
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.0}" y1="14" x2="{x:.0}" y2="{}" stroke="#dfe4df"/><text x="{x:.0}" y="12" font-size="10" text-anchor="middle" fill="#4a5a55">{level}</text>"##,
+            height - 6
+        );
+    }
+    for (i, c) in g.competencies.iter().enumerate() {
+        let y = 20 + i * row_h;
+        let name = if lang == Lang::ZhCn && !c.name_zh.is_empty() { &c.name_zh } else { &c.name };
+        let short: String = if name.chars().count() > 30 {
+            name.chars().take(29).chain(std::iter::once('…')).collect()
+        } else {
+            name.clone()
+        };
+        let current = f64::from(c.current.unwrap_or(0));
+        let color = if c.gap == 0 { "#1a6c36" } else if c.gap == 1 { "#f4a259" } else { "#b3261e" };
+        let tip = format!("{name}: {} / {}", c.current.map_or_else(|| "–".to_string(), |l| l.to_string()), c.required);
+        let _ = write!(
+            s,
+            r##"<g><title>{}</title><text x="{:.0}" y="{}" font-size="12" text-anchor="end" fill="#14211d">{}</text><rect x="{label_w:.0}" y="{}" width="{:.1}" height="14" rx="2" fill="{color}"/><line x1="{:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="#14211d" stroke-width="3"/></g>"##,
+            esc(&tip),
+            label_w - 8.0,
+            y + 12,
+            esc(&short),
+            y + 2,
+            current * scale,
+            label_w + f64::from(c.required) * scale,
+            y - 1,
+            label_w + f64::from(c.required) * scale,
+            y + 19
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
