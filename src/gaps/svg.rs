@@ -198,7 +198,11 @@ pub fn person_levels(g: &super::report::PersonGap, lang: Lang) -> String {
     let scale = 70.0; // per level
     let height = 34 + g.competencies.len() * row_h;
     let mut s = String::new();
-    let title = if lang == Lang::ZhCn { "当前等级与要求等级" } else { "Current and required levels" };
+    let title = if lang == Lang::ZhCn {
+        "当前等级与要求等级"
+    } else {
+        "Current and required levels"
+    };
     let _ = write!(
         s,
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 620 {height}" role="img" aria-labelledby="levels-title" class="chart"><title id="levels-title">{}</title>"##,
@@ -214,15 +218,29 @@ pub fn person_levels(g: &super::report::PersonGap, lang: Lang) -> String {
     }
     for (i, c) in g.competencies.iter().enumerate() {
         let y = 20 + i * row_h;
-        let name = if lang == Lang::ZhCn && !c.name_zh.is_empty() { &c.name_zh } else { &c.name };
+        let name = if lang == Lang::ZhCn && !c.name_zh.is_empty() {
+            &c.name_zh
+        } else {
+            &c.name
+        };
         let short: String = if name.chars().count() > 30 {
             name.chars().take(29).chain(std::iter::once('…')).collect()
         } else {
             name.clone()
         };
         let current = f64::from(c.current.unwrap_or(0));
-        let color = if c.gap == 0 { "#1a6c36" } else if c.gap == 1 { "#f4a259" } else { "#b3261e" };
-        let tip = format!("{name}: {} / {}", c.current.map_or_else(|| "–".to_string(), |l| l.to_string()), c.required);
+        let color = if c.gap == 0 {
+            "#1a6c36"
+        } else if c.gap == 1 {
+            "#f4a259"
+        } else {
+            "#b3261e"
+        };
+        let tip = format!(
+            "{name}: {} / {}",
+            c.current.map_or_else(|| "–".to_string(), |l| l.to_string()),
+            c.required
+        );
         let _ = write!(
             s,
             r##"<g><title>{}</title><text x="{:.0}" y="{}" font-size="12" text-anchor="end" fill="#14211d">{}</text><rect x="{label_w:.0}" y="{}" width="{:.1}" height="14" rx="2" fill="{color}"/><line x1="{:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="#14211d" stroke-width="3"/></g>"##,

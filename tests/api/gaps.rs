@@ -643,7 +643,9 @@ async fn hr_works_in_pages_import_wizard_heatmap_and_ratings() {
         .await
         .unwrap();
     assert!(
-        mine.contains("Member operator") && mine.contains("Rate yourself"),
+        mine.contains("Member operator")
+            && mine.contains("Rate yourself")
+            && mine.contains("Current and required levels"),
         "{mine}"
     );
     let learner_csrf = crate::pages::csrf_of(&mine);
