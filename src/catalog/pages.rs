@@ -368,6 +368,8 @@ pub async fn trainer_create(
 #[derive(Serialize)]
 struct EditorPage {
     course: CourseDetail,
+    /// For the question editor's competency list.
+    categories: Vec<CategoryView>,
     gift: String,
     notice: Option<String>,
     error: Option<String>,
@@ -414,6 +416,7 @@ async fn editor(
         "course_editor.html",
         EditorPage {
             course,
+            categories: service::categories(&state.db).await?,
             gift,
             notice,
             error,
@@ -533,6 +536,208 @@ pub async fn editor_gift(
         }
         Err(other) => Err(other),
     }
+}
+
+/// Builds one question of any type from the question editor's fields (type, text, competency,
+/// difficulty, options with marks, answers, pairs) as GIFT.
+fn question_from_form(fields: &[(String, String)]) -> Result<String, String> {
+    use crate::assessment::gift::{
+        Choice, GiftQuestion, NumericAnswer, Pair, QuestionKind, TextFormat,
+    };
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let all = |k: &str| -> Vec<String> {
+        fields
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    };
+    let text = get("text");
+    if text.is_empty() {
+        return Err("text".into());
+    }
+    let options: Vec<(String, String)> = all("option")
+        .into_iter()
+        .zip(all("mark"))
+        .filter(|(t, _)| !t.is_empty())
+        .collect();
+    let ty = get("type");
+    let marks: Vec<f64> = options
+        .iter()
+        .map(|(_, m)| m.parse().unwrap_or(0.0))
+        .collect();
+    match ty.as_str() {
+        "single_choice"
+            if options.len() < 2 || marks.iter().filter(|m| **m >= 100.0).count() != 1 =>
+        {
+            return Err("option".into())
+        }
+        "multiple_choice" if options.len() < 2 || !marks.iter().any(|m| *m > 0.0) => {
+            return Err("option".into())
+        }
+        "short_answer" if get("answers").trim().is_empty() => return Err("answers".into()),
+        "matching"
+            if all("left")
+                .iter()
+                .zip(all("right"))
+                .filter(|(l, r)| !l.is_empty() && !r.is_empty())
+                .count()
+                < 2 =>
+        {
+            return Err("left".into())
+        }
+        _ => {}
+    }
+    let kind = match ty.as_str() {
+        "single_choice" => QuestionKind::MultipleChoice {
+            single: true,
+            choices: options
+                .iter()
+                .map(|(t, m)| Choice {
+                    text: t.clone(),
+                    weight: if m == "100" { 100.0 } else { 0.0 },
+                    feedback: None,
+                })
+                .collect(),
+        },
+        "multiple_choice" => QuestionKind::MultipleChoice {
+            single: false,
+            choices: options
+                .iter()
+                .map(|(t, m)| Choice {
+                    text: t.clone(),
+                    weight: m.parse().unwrap_or(0.0),
+                    feedback: None,
+                })
+                .collect(),
+        },
+        "true_false" => QuestionKind::TrueFalse {
+            answer: get("truth") == "true",
+            feedback_wrong: None,
+            feedback_right: None,
+        },
+        "short_answer" => QuestionKind::ShortAnswer {
+            answers: get("answers")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| Choice {
+                    text: l.to_string(),
+                    weight: 100.0,
+                    feedback: None,
+                })
+                .collect(),
+        },
+        "numerical" => QuestionKind::Numerical {
+            answers: vec![NumericAnswer {
+                value: get("value")
+                    .replace(',', ".")
+                    .parse()
+                    .map_err(|_| "value".to_string())?,
+                tolerance: get("tolerance").replace(',', ".").parse().unwrap_or(0.0),
+                weight: 100.0,
+                feedback: None,
+            }],
+        },
+        "matching" => QuestionKind::Matching {
+            pairs: all("left")
+                .into_iter()
+                .zip(all("right"))
+                .filter(|(l, r)| !l.is_empty() && !r.is_empty())
+                .map(|(left, right)| Pair { left, right })
+                .collect(),
+            distractors: Vec::new(),
+        },
+        "essay" => QuestionKind::Essay,
+        _ => return Err("type".into()),
+    };
+    let q = GiftQuestion {
+        line: 0,
+        id: Some(get("id")).filter(|i| !i.is_empty()),
+        tags: vec![
+            format!("competency={}", get("competency")),
+            format!("difficulty={}", get("difficulty")),
+        ],
+        category: None,
+        title: None,
+        format: TextFormat::Moodle,
+        text,
+        kind,
+        general_feedback: None,
+    };
+    Ok(crate::assessment::gift::write(&[q]))
+}
+
+/// Adds one question, built in the question editor, to the course's draft bank. The whole
+/// bank is checked as on a GIFT import, so a question the rules refuse is named with its reason.
+#[post("/trainer/courses/{id}/question")]
+pub async fn editor_question(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<Vec<(String, String)>>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let v = viewer(&state, &trainer);
+    let lang = request_lang(&req);
+    let current = bank::export_gift(&state.db, &v, id).await?;
+    let (gift, errors) = match question_from_form(&form.0) {
+        Ok(q) => (format!("{}\n\n{q}", current.trim_end()), Vec::new()),
+        Err(field) => (
+            current.clone(),
+            vec![format!(
+                "{field}: {}",
+                crate::i18n::t(lang, "editor.question_field", &[])
+            )],
+        ),
+    };
+    if errors.is_empty() {
+        match bank::import_gift(&state.db, &v, id, &gift).await {
+            Ok(_) => return Ok(redirect(format!("/trainer/courses/{id}?notice=bank_saved"))),
+            Err(AppError::Validation(issues)) => {
+                let errors = issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.field, i.message.render(lang)))
+                    .collect();
+                return editor(
+                    &state,
+                    &req,
+                    &trainer.user,
+                    id,
+                    EditorState {
+                        status: StatusCode::UNPROCESSABLE_ENTITY,
+                        error_key: "trainer.gift_errors",
+                        notice: None,
+                        errors,
+                        gift_text: Some(gift),
+                    },
+                )
+                .await;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    editor(
+        &state,
+        &req,
+        &trainer.user,
+        id,
+        EditorState {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error_key: "trainer.gift_errors",
+            notice: None,
+            errors,
+            gift_text: None,
+        },
+    )
+    .await
 }
 
 #[derive(Serialize, Deserialize, Default, Clone)]
@@ -765,6 +970,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(editor_publish)
         .service(editor_details)
         .service(editor_gift)
+        .service(editor_question)
         .service(lesson_editor)
         .service(lesson_save);
 }

@@ -1034,3 +1034,128 @@ async fn answers_survive_a_restart_mid_attempt() {
     assert_eq!(resumed.status(), StatusCode::OK);
     assert_eq!(json(resumed).await["id"], attempt_id);
 }
+
+#[tokio::test]
+async fn trainers_add_questions_of_every_type_with_the_question_editor() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let trainer = app.token("trainer").await;
+    let body = json!({"code": "store-qe", "title": "Question editor", "summary": "s", "category": "user-operation", "level": 2, "develops": [{"competency": "uo-rfm", "level": 2}]});
+    let id = json(app.post_json("/api/v1/courses", &trainer, &body).await).await["id"]
+        .as_i64()
+        .unwrap();
+    let (client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let editor = client
+        .get(app.url(&format!("/trainer/courses/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        editor.contains("Add a question with the editor"),
+        "{editor}"
+    );
+    let csrf = crate::pages::csrf_of(&editor);
+    let base = |ty: &'static str, text: &'static str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("type", ty.to_string()),
+            ("text", text.to_string()),
+            ("competency", "uo-rfm".to_string()),
+            ("difficulty", "easy".to_string()),
+        ]
+    };
+    let mut forms = Vec::new();
+    let mut single = base("single_choice", "Which customers are champions?");
+    single.extend([
+        ("option", "Recent, frequent, high spend".into()),
+        ("mark", "100".into()),
+        ("option", "Lapsed".into()),
+        ("mark", "0".into()),
+    ]);
+    forms.push(single);
+    let mut multiple = base("multiple_choice", "Which are RFM inputs?");
+    multiple.extend([
+        ("option", "Recency".into()),
+        ("mark", "50".into()),
+        ("option", "Frequency".into()),
+        ("mark", "50".into()),
+        ("option", "Height".into()),
+        ("mark", "-100".into()),
+    ]);
+    forms.push(multiple);
+    let mut truth = base("true_false", "RFM needs purchase history.");
+    truth.push(("truth", "true".into()));
+    forms.push(truth);
+    let mut short = base("short_answer", "The R in RFM stands for?");
+    short.push(("answers", "Recency\nrecent purchase".into()));
+    forms.push(short);
+    let mut number = base("numerical", "How many RFM dimensions are there?");
+    number.extend([("value", "3".into()), ("tolerance", "0".into())]);
+    forms.push(number);
+    let mut matching = base("matching", "Match the letter to its meaning.");
+    matching.extend([
+        ("left", "R".into()),
+        ("right", "Recency".into()),
+        ("left", "F".into()),
+        ("right", "Frequency".into()),
+        ("left", "M".into()),
+        ("right", "Monetary".into()),
+    ]);
+    forms.push(matching);
+    forms.push(base(
+        "essay",
+        "Describe how you would use RFM in your store.",
+    ));
+    for form in &forms {
+        let saved = client
+            .post(app.url(&format!("/trainer/courses/{id}/question")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER, "{:?}", form[1]);
+    }
+    let gift = app
+        .get(&format!("/api/v1/courses/{id}/questions.gift"), &trainer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let parsed = talentcert::assessment::gift::parse(&gift).unwrap();
+    let types: Vec<&str> = parsed.iter().map(|q| q.kind.type_name()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "single_choice",
+            "multiple_choice",
+            "true_false",
+            "short_answer",
+            "numerical",
+            "matching",
+            "essay"
+        ]
+    );
+    // A choice question without options is refused with the reason, and nothing is added.
+    let empty = client
+        .post(app.url(&format!("/trainer/courses/{id}/question")))
+        .form(&base("single_choice", "No options?"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let after = app
+        .get(&format!("/api/v1/courses/{id}/questions.gift"), &trainer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        talentcert::assessment::gift::parse(&after).unwrap().len(),
+        7
+    );
+}
