@@ -541,3 +541,61 @@ async fn the_exam_works_with_the_keyboard_alone_and_pages_switch_to_chinese() {
     b.client.accept_alert().await.unwrap();
     b.wait_text("Passed").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_fit_a_phone_screen() {
+    let (app, _dir) = exam_app().await;
+    let b = Browser::start().await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.sign_in(&app, "learner@demo.test").await;
+    let learner = app.token("learner").await;
+    let cert = cert_id(&app, &learner, "uo-open").await;
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &learner).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    for (name, path) in [
+        ("phone-home", "/".to_string()),
+        ("phone-catalog", "/catalog".to_string()),
+        ("phone-course", format!("/courses/{course}")),
+        ("phone-certifications", "/certifications".to_string()),
+        ("phone-skills", "/skills".to_string()),
+        ("phone-verify", "/verify".to_string()),
+    ] {
+        b.goto(&app, &path).await;
+        b.css("main").await;
+        let overflow = b
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(0) <= 0,
+            "{path} scrolls sideways by {overflow} px on a phone"
+        );
+        b.shot(name).await;
+    }
+    b.goto(&app, "/certifications").await;
+    b.css(&format!(
+        "form[action='/certifications/{cert}/start'] button"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.wait_text("Question 1 of 4").await;
+    let overflow = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 0,
+        "the exam scrolls sideways on a phone"
+    );
+    b.shot("phone-exam").await;
+}
