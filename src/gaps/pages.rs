@@ -412,6 +412,80 @@ fn path_segment(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Saves a position's requirements from the positions page: `level.{competency}`,
+/// `weight.{competency}`, `mandatory.{competency}` (checkbox), and the headcount.
+#[post("/hr/positions/{code}/requirements")]
+pub async fn requirements_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<Vec<(String, String)>>,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let code = path.into_inner();
+    let current = positions::list(&state.db, staff.org_id)
+        .await?
+        .into_iter()
+        .find(|p| p.code == code)
+        .ok_or(AppError::NotFound)?;
+    let fields = form.0;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let requirements = current
+        .requirements
+        .iter()
+        .map(|r| positions::RequirementInput {
+            competency: r.competency.clone(),
+            level: get(&format!("level.{}", r.competency))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            weight: get(&format!("weight.{}", r.competency))
+                .and_then(|v| v.replace(',', ".").parse().ok()),
+            mandatory: Some(get(&format!("mandatory.{}", r.competency)).is_some()),
+        })
+        .collect();
+    let input = positions::PositionInput {
+        code: current.code.clone(),
+        name: current.name.clone(),
+        name_zh: Some(current.name_zh.clone()),
+        category: current.category.clone(),
+        headcount: get("headcount")
+            .and_then(|v| v.parse().ok())
+            .or(Some(current.headcount)),
+        level: None,
+        requirements,
+    };
+    match positions::save_one(&state.db, staff.org_id, staff.id, &input).await {
+        Ok(_) => Ok(redirect("/hr/positions")),
+        Err(AppError::Validation(issues)) => {
+            let lang = request_lang(&req);
+            let error = issues
+                .iter()
+                .map(|i| format!("{}: {}", i.field, i.message.render(lang)))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            render(
+                &state,
+                &req,
+                Some(&staff),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "hr_positions.html",
+                PositionsPage {
+                    positions: positions::list(&state.db, staff.org_id).await?,
+                    templates: positions::TEMPLATES.iter().map(|(m, _)| *m).collect(),
+                    categories: crate::catalog::service::categories(&state.db).await?,
+                    error: Some(error),
+                },
+            )
+        }
+        Err(other) => Err(other),
+    }
+}
+
 #[derive(Serialize)]
 struct DepartmentPage {
     sort: String,
@@ -689,6 +763,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(positions_page)
         .service(template_submit)
         .service(position_submit)
+        .service(requirements_submit)
         .service(department_page)
         .service(person_page)
         .service(rate_submit)

@@ -948,3 +948,72 @@ async fn a_completed_course_is_evidence_that_exams_outrank() {
         1
     );
 }
+
+#[tokio::test]
+async fn hr_edits_a_positions_requirements_in_the_page() {
+    let (app, _dir, hr) = gap_app().await;
+    let (page, _) = crate::auth::page_session(&app, "hr@demo.test").await;
+    let html = page
+        .get(app.url("/hr/positions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"level.uo-rfm\""), "{html}");
+    let csrf = crate::pages::csrf_of(&html);
+    let saved = page
+        .post(app.url("/hr/positions/member-ops/requirements"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("headcount", "5"),
+            ("level.uo-rfm", "4"),
+            ("weight.uo-rfm", "2.5"),
+            ("mandatory.uo-rfm", "1"),
+            ("level.uo-churn", "3"),
+            ("weight.uo-churn", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let positions = json(app.get("/api/v1/positions", &hr).await).await;
+    let p = &positions["items"][0];
+    assert_eq!(p["headcount"], 5);
+    let rfm = p["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["competency"] == "uo-rfm")
+        .unwrap();
+    assert_eq!(
+        (
+            rfm["level"].as_i64(),
+            rfm["weight"].as_f64(),
+            rfm["mandatory"].as_bool()
+        ),
+        (Some(4), Some(2.5), Some(true))
+    );
+    let churn = p["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["competency"] == "uo-churn")
+        .unwrap();
+    assert_eq!(
+        churn["mandatory"], false,
+        "an unticked box makes it optional"
+    );
+    let bad = page
+        .post(app.url("/hr/positions/member-ops/requirements"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("level.uo-rfm", "9"),
+            ("level.uo-churn", "3"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
