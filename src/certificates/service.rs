@@ -3,6 +3,8 @@
 //! A certificate is issued in the same transaction as the status change that earns it (exam
 //! grading, manual grading, a regrade). A partial unique index allows one valid certificate per
 //! person and certification, so concurrent submits cannot issue two.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Months, Utc};
 use rand::Rng;
 use sea_orm::{
@@ -772,18 +774,18 @@ pub async fn verify_code(
 ) -> AppResult<Option<VerificationReport>> {
     // A malformed code costs the same lookup as an unknown one.
     let code = code::normalize(typed_code).unwrap_or_else(|| "-".repeat(code::CODE_LEN));
-    let Some(c) = certificate::Entity::find()
+    let Some(c) = without_pdf(certificate::Entity::find())
         .filter(certificate::Column::Code.eq(code))
+        .into_model::<certificate::Model>()
         .one(db)
         .await?
     else {
         return Ok(None);
     };
     let now = Utc::now();
-    let jwks = keys::jwks(db).await?;
-    let signed = credential::verify(&c.credential, &jwks, now);
+    let (signature_checks, signed_ok) = signature_of(db, &c, now).await?;
     let mut checks = vec![Check::new("record", true, "issued by this service")];
-    checks.extend(signed.checks.iter().filter(|k| k.name != "dates").cloned());
+    checks.extend(signature_checks);
     let (mut status, status_checks) = status_checks(&c, now);
     checks.extend(status_checks);
     checks.push(if status == "expired" {
@@ -799,7 +801,7 @@ pub async fn verify_code(
             format!("valid until {}", c.valid_until.format("%Y-%m-%d")),
         )
     });
-    if signed.credential.is_none() {
+    if !signed_ok {
         status = "invalid".into();
     }
     Ok(Some(VerificationReport {
@@ -807,6 +809,55 @@ pub async fn verify_code(
         checks,
         certificate: Some(public_view(db, &c, public_url, surname).await?),
     }))
+}
+
+/// A certificate query that leaves the PDF bytes out (verification needs everything else).
+fn without_pdf(
+    query: sea_orm::Select<certificate::Entity>,
+) -> sea_orm::Select<certificate::Entity> {
+    use sea_orm::{Iterable, QuerySelect};
+    let columns: Vec<certificate::Column> = certificate::Column::iter()
+        .filter(|c| !matches!(c, certificate::Column::Pdf))
+        .collect();
+    query
+        .select_only()
+        .columns(columns)
+        .column_as(sea_orm::sea_query::Expr::val(Vec::<u8>::new()), "pdf")
+}
+
+/// What checking a stored credential's signature found, cached per certificate: a credential is
+/// frozen at issue and published keys are never withdrawn, so the answer cannot change. The
+/// status (revocation, replacement, expiry) is read fresh every time.
+static SIGNATURES: std::sync::OnceLock<std::sync::Mutex<HashMap<i64, (Vec<Check>, bool)>>> =
+    std::sync::OnceLock::new();
+
+async fn signature_of(
+    db: &DatabaseConnection,
+    c: &certificate::Model,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<Check>, bool)> {
+    let cache = SIGNATURES.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
+    if let Ok(map) = cache.lock() {
+        if let Some(hit) = map.get(&c.id) {
+            return Ok(hit.clone());
+        }
+    }
+    let jwks = keys::jwks(db).await?;
+    let signed = credential::verify(&c.credential, &jwks, now);
+    let checks: Vec<Check> = signed
+        .checks
+        .iter()
+        .filter(|k| k.name != "dates")
+        .cloned()
+        .collect();
+    let ok = signed.credential.is_some();
+    if let Ok(mut map) = cache.lock() {
+        if map.len() > 200_000 {
+            map.clear();
+        }
+        map.insert(c.id, (checks.clone(), ok));
+    }
+    Ok((checks, ok))
 }
 
 /// Checks an uploaded credential JWT: signature with the published keys, shape, dates, and its
