@@ -828,8 +828,8 @@ fn without_pdf(
 /// What checking a stored credential's signature found, cached per certificate: a credential is
 /// frozen at issue and published keys are never withdrawn, so the answer cannot change. The
 /// status (revocation, replacement, expiry) is read fresh every time.
-static SIGNATURES: std::sync::OnceLock<std::sync::Mutex<HashMap<i64, (Vec<Check>, bool)>>> =
-    std::sync::OnceLock::new();
+type SignatureCache = std::sync::Mutex<HashMap<i64, (Vec<Check>, bool)>>;
+static SIGNATURES: std::sync::OnceLock<SignatureCache> = std::sync::OnceLock::new();
 
 async fn signature_of(
     db: &DatabaseConnection,
