@@ -157,7 +157,7 @@ async fn main() {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 // One in ten is an unknown (but well-formed) code.
-                let (path, expect) = if n % 10 == 0 {
+                let (path, expect) = if n.is_multiple_of(10) {
                     ("0000-0000-0000-0".to_string(), 404)
                 } else {
                     (code.clone(), 200)
