@@ -229,6 +229,12 @@ pub struct SettingsArgs {
     /// Number of HTTP worker threads. Default: the number of cores.
     #[arg(long, env = "TALENTCERT_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Failed sign-ins of one account before it is slowed down (doubling delays from 30 s). Default: 5.
+    #[arg(long, env = "TALENTCERT_LOGIN_ACCOUNT_FAILURES", global = true)]
+    pub login_account_failures: Option<i32>,
+    /// Failed sign-ins from one address per 15 minutes before it is slowed down. Default: 50.
+    #[arg(long, env = "TALENTCERT_LOGIN_ADDRESS_FAILURES", global = true)]
+    pub login_address_failures: Option<i32>,
     /// Public certificate verifications a client (IP address) may make per minute; 0 turns the limit off. Default: 60.
     #[arg(long, env = "TALENTCERT_VERIFY_RATE_LIMIT", global = true)]
     pub verify_rate_limit: Option<u32>,
@@ -267,6 +273,8 @@ pub struct Settings {
     pub token_ttl_seconds: i64,
     /// Verifications per client per minute (0: no limit).
     pub verify_rate_limit: u32,
+    /// Failed sign-ins tolerated per account and per address.
+    pub login_throttle: crate::auth::service::ThrottleLimits,
     pub session_idle_minutes: i64,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
@@ -328,6 +336,8 @@ impl Settings {
             mail_from: args.mail_from.or(file.mail_from),
             token_ttl_seconds: args.token_ttl_seconds.or(file.token_ttl_seconds),
             verify_rate_limit: args.verify_rate_limit.or(file.verify_rate_limit),
+            login_account_failures: args.login_account_failures.or(file.login_account_failures),
+            login_address_failures: args.login_address_failures.or(file.login_address_failures),
             session_idle_minutes: args.session_idle_minutes.or(file.session_idle_minutes),
             max_body_bytes: args.max_body_bytes.or(file.max_body_bytes),
             log_format: args.log_format.or(file.log_format),
@@ -424,6 +434,19 @@ impl Settings {
                 bail!("TALENTCERT_SMTP_URL is not a valid SMTP URL: {err}");
             }
         }
+        let login_throttle = crate::auth::service::ThrottleLimits {
+            account_failures: m
+                .login_account_failures
+                .unwrap_or(crate::auth::service::ACCOUNT_FAILURES_ALLOWED),
+            address_failures: m
+                .login_address_failures
+                .unwrap_or(crate::auth::service::ADDRESS_FAILURES_ALLOWED),
+        };
+        if !(1..=1_000_000).contains(&login_throttle.account_failures)
+            || !(1..=1_000_000).contains(&login_throttle.address_failures)
+        {
+            bail!("TALENTCERT_LOGIN_ACCOUNT_FAILURES and TALENTCERT_LOGIN_ADDRESS_FAILURES must be between 1 and 1000000");
+        }
         let workers = m
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -445,6 +468,7 @@ impl Settings {
             log_format,
             workers,
             verify_rate_limit: m.verify_rate_limit.unwrap_or(60),
+            login_throttle,
             invitation_days,
             mail,
             content_dir: Some(

@@ -65,6 +65,7 @@ pub async fn login(
         &body.0.email,
         &body.0.password,
         ip.as_deref(),
+        state.settings.login_throttle,
     )
     .await?;
     let access_token = state.tokens.issue(

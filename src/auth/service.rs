@@ -127,12 +127,29 @@ pub async fn roles_of<C: ConnectionTrait>(conn: &C, user_id: i64) -> Result<Vec<
 // ---------------------------------------------------------------------------------------------
 // Login throttling (counters in the database so they hold across instances)
 
-/// Failures of one account tolerated before it is slowed down.
+/// Failures of one account tolerated before it is slowed down (default).
 pub const ACCOUNT_FAILURES_ALLOWED: i32 = 5;
-/// Failures from one client address tolerated per window.
+/// Failures from one client address tolerated per window (default).
 pub const ADDRESS_FAILURES_ALLOWED: i32 = 50;
 /// The window over which failures are counted.
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
+
+/// How many failed sign-ins are tolerated (settings `TALENTCERT_LOGIN_ACCOUNT_FAILURES` and
+/// `TALENTCERT_LOGIN_ADDRESS_FAILURES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleLimits {
+    pub account_failures: i32,
+    pub address_failures: i32,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        ThrottleLimits {
+            account_failures: ACCOUNT_FAILURES_ALLOWED,
+            address_failures: ADDRESS_FAILURES_ALLOWED,
+        }
+    }
+}
 
 fn account_key(email: &str) -> String {
     format!("account:{email}")
@@ -222,6 +239,7 @@ pub async fn authenticate(
     email: &str,
     password: &str,
     ip: Option<&str>,
+    limits: ThrottleLimits,
 ) -> AppResult<Principal> {
     let now = Utc::now();
     let email = email.trim().to_lowercase();
@@ -265,9 +283,9 @@ pub async fn authenticate(
                 .ok_or(AppError::InvalidCredentials)
         }
         _ => {
-            record_failure(&txn, &account_key(&email), ACCOUNT_FAILURES_ALLOWED, now).await?;
+            record_failure(&txn, &account_key(&email), limits.account_failures, now).await?;
             if let Some(ip) = ip {
-                record_failure(&txn, &address_key(ip), ADDRESS_FAILURES_ALLOWED, now).await?;
+                record_failure(&txn, &address_key(ip), limits.address_failures, now).await?;
             }
             audit::record(
                 &txn,

@@ -117,6 +117,7 @@ pub async fn login_submit(
         &form.email,
         &form.password,
         ip.as_deref(),
+        state.settings.login_throttle,
     )
     .await
     {

@@ -418,3 +418,25 @@ async fn a_session_in_use_is_renewed_and_an_idle_one_expires() {
         "the expired session is removed"
     );
 }
+
+#[tokio::test]
+async fn the_login_throttle_is_a_setting() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::fresh().await,
+        crate::helpers::AppOptions {
+            login_account_failures: Some(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = app.login("hr@demo.test", "wrong-password").await;
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    let second = app.login("hr@demo.test", "wrong-password").await;
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    let blocked = app.login("hr@demo.test", DEMO_PASSWORD).await;
+    assert_eq!(
+        blocked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "blocked after 2, not 5"
+    );
+}

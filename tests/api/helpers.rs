@@ -234,6 +234,8 @@ pub struct AppOptions {
     pub content: bool,
     /// `TALENTCERT_VERIFY_RATE_LIMIT`; none keeps the default.
     pub verify_rate_limit: Option<u32>,
+    /// `TALENTCERT_LOGIN_ACCOUNT_FAILURES`; none keeps the default.
+    pub login_account_failures: Option<i32>,
 }
 
 impl Default for AppOptions {
@@ -245,6 +247,7 @@ impl Default for AppOptions {
             mail_max_attempts: 10,
             content: false,
             verify_rate_limit: None,
+            login_account_failures: None,
         }
     }
 }
@@ -286,6 +289,9 @@ pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
     settings.max_body_bytes = 64 * 1024;
     if let Some(limit) = options.verify_rate_limit {
         settings.verify_rate_limit = limit;
+    }
+    if let Some(n) = options.login_account_failures {
+        settings.login_throttle.account_failures = n;
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
