@@ -313,7 +313,7 @@ pub async fn verify_code(
 
 /// Reads an upload: a raw PDF, a form with the field `file` (a PDF or a credential), or JSON
 /// `{"credential": "<compact JWS>"}`. Answers the bytes and whether they are JSON.
-async fn upload(req: &HttpRequest, mut payload: web::Payload) -> AppResult<(Vec<u8>, bool)> {
+pub async fn upload(req: &HttpRequest, mut payload: web::Payload) -> AppResult<(Vec<u8>, bool)> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -338,6 +338,9 @@ async fn upload(req: &HttpRequest, mut payload: web::Payload) -> AppResult<(Vec<
                     return Err(too_large());
                 }
                 bytes.extend_from_slice(&chunk);
+            }
+            if bytes.is_empty() {
+                break;
             }
             return Ok((bytes, false));
         }

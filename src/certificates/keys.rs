@@ -78,7 +78,8 @@ pub async fn active<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom("no signing key after creating one".into()))
 }
 
-async fn find_active<C: ConnectionTrait>(
+/// The issuer's active key, if it has one.
+pub async fn find_active<C: ConnectionTrait>(
     conn: &C,
     org_id: i64,
 ) -> Result<Option<signing_key::Model>, DbErr> {

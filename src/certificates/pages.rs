@@ -132,8 +132,8 @@ pub async fn verify_upload_page(
 ) -> AppResult<HttpResponse> {
     limited_page(&state, &req)?;
     let lang = request_lang(&req);
-    let outcome = match handlers_upload(&req, payload).await {
-        Ok(bytes) => handlers::verify_bytes(&state, &bytes, false).await,
+    let outcome = match handlers::upload(&req, payload).await {
+        Ok((bytes, json)) => handlers::verify_bytes(&state, &bytes, json).await,
         Err(e) => Err(e),
     };
     let (status, page) = match outcome {
@@ -168,36 +168,6 @@ pub async fn verify_upload_page(
         Err(other) => return Err(other),
     };
     render(&state, &req, user.0.as_ref(), status, "verify.html", page)
-}
-
-async fn handlers_upload(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8>> {
-    use futures_util::StreamExt;
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    while let Some(field) = form.next().await {
-        let mut field = field
-            .map_err(|_| AppError::BadRequest(crate::error::Msg::new("error.upload_unreadable")))?;
-        if field.name() != Some("file") {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| {
-                AppError::BadRequest(crate::error::Msg::new("error.upload_unreadable"))
-            })?;
-            if bytes.len() + chunk.len() > handlers::MAX_UPLOAD {
-                return Err(AppError::BadRequest(
-                    crate::error::Msg::new("error.upload_too_large")
-                        .arg("max", handlers::MAX_UPLOAD / 1024),
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if bytes.is_empty() {
-            break;
-        }
-        return Ok(bytes);
-    }
-    Err(AppError::field("file", "validation.upload_missing"))
 }
 
 #[derive(Serialize)]

@@ -1004,11 +1004,15 @@ pub async fn status_list_credential(
             "encodedList": credential::encode_status_list(&bits),
         },
     });
-    let key = {
-        let txn = crate::db::begin_write(db).await?;
-        let key = keys::active(&txn, list.issuer_org_id).await?;
-        txn.commit().await?;
-        key
+    // Usually a plain read; a write only if the key was just retired with no successor yet.
+    let key = match keys::find_active(db, list.issuer_org_id).await? {
+        Some(key) => key,
+        None => {
+            let txn = crate::db::begin_write(db).await?;
+            let key = keys::active(&txn, list.issuer_org_id).await?;
+            txn.commit().await?;
+            key
+        }
     };
     credential::sign(&vc, &key.kid, &key.private_key).map_err(AppError::internal)
 }

@@ -407,7 +407,17 @@ pub async fn record_evidence(
     user: CurrentUser,
     body: ApiJson<EvidenceInput>,
 ) -> AppResult<HttpResponse> {
-    let b = body.0;
+    let row = record(&state, &user, body.0).await?;
+    Ok(HttpResponse::Created().json(evidence_view(row)))
+}
+
+/// Checks who may record a piece of evidence (self, a manager of the person, HR for external
+/// evidence) and what it says, then appends it to the ledger, audited (the API and the pages).
+pub async fn record(
+    state: &AppState,
+    user: &CurrentUser,
+    b: EvidenceInput,
+) -> AppResult<evidence::Model> {
     let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
     if !data.people.iter().any(|p| p.id == b.user_id) {
         return Err(AppError::NotFound);
@@ -417,7 +427,7 @@ pub async fn record_evidence(
         "manager" => report::reports_of(&data, user.id)
             .iter()
             .any(|p| p.id == b.user_id),
-        "external" => is_staff(&user),
+        "external" => is_staff(user),
         _ => return Err(AppError::field("source", "validation.evidence_source")),
     };
     if !allowed {
@@ -484,7 +494,7 @@ pub async fn record_evidence(
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(evidence_view(row)))
+    Ok(row)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -547,7 +557,20 @@ pub async fn set_level_rule(
     staff: RequireRole<AdminOrHr>,
     body: ApiJson<LevelRuleInput>,
 ) -> AppResult<HttpResponse> {
-    let b = body.0;
+    let org = save_level_rule(&state.db, &staff, body.0).await?;
+    Ok(HttpResponse::Ok().json(LevelRuleInput {
+        rule: org.level_rule,
+        exam_outranks_ratings: Some(org.exam_outranks_ratings),
+        mastery_count: Some(org.mastery_count),
+    }))
+}
+
+/// Validates and saves the organization's level rule, audited (the API and the HR page).
+pub async fn save_level_rule(
+    db: &sea_orm::DatabaseConnection,
+    staff: &CurrentUser,
+    b: LevelRuleInput,
+) -> AppResult<organization::Model> {
     let count = b.mastery_count.unwrap_or(2);
     if !super::levels::RULES.contains(&b.rule.as_str()) {
         return Err(AppError::Validation(vec![FieldIssue::new(
@@ -561,7 +584,7 @@ pub async fn set_level_rule(
             Msg::new("validation.range").arg("min", 1).arg("max", 10),
         )]));
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let org = organization::Entity::find_by_id(staff.org_id)
         .one(&txn)
         .await?
@@ -587,11 +610,7 @@ pub async fn set_level_rule(
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Ok().json(LevelRuleInput {
-        rule: org.level_rule,
-        exam_outranks_ratings: Some(org.exam_outranks_ratings),
-        mastery_count: Some(org.mastery_count),
-    }))
+    Ok(org)
 }
 
 /// An assigned learning path.

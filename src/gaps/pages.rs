@@ -105,41 +105,18 @@ pub async fn rule_submit(
     form: PageForm<RuleForm>,
     staff: RequireRole<AdminOrHr>,
 ) -> AppResult<HttpResponse> {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
     let f = form.0;
-    if !super::levels::RULES.contains(&f.rule.as_str()) {
-        return Err(AppError::field("rule", "validation.one_of"));
-    }
-    let count = f
-        .mastery_count
-        .as_deref()
-        .and_then(|c| c.trim().parse::<i32>().ok())
-        .unwrap_or(2)
-        .clamp(1, 10);
-    let txn = crate::db::begin_write(&state.db).await?;
-    let org = crate::auth::entities::organization::Entity::find_by_id(staff.org_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let mut active = org.into_active_model();
-    active.level_rule = Set(f.rule.clone());
-    active.exam_outranks_ratings = Set(f.exam_outranks_ratings.is_some());
-    active.mastery_count = Set(count);
-    active.update(&txn).await?;
-    crate::audit::record(
-        &txn,
-        crate::audit::AuditEvent {
-            org_id: Some(staff.org_id),
-            actor_user_id: Some(staff.id),
-            action: "organization.level_rule_changed",
-            target_type: "organization",
-            target_id: Some(staff.org_id.to_string()),
-            after: Some(serde_json::json!({"rule": f.rule, "exam_outranks_ratings": f.exam_outranks_ratings.is_some(), "mastery_count": count})),
-            ..Default::default()
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let input = super::handlers::LevelRuleInput {
+        rule: f.rule,
+        exam_outranks_ratings: Some(f.exam_outranks_ratings.is_some()),
+        mastery_count: Some(
+            f.mastery_count
+                .as_deref()
+                .and_then(|c| c.trim().parse::<i32>().ok())
+                .unwrap_or(2),
+        ),
+    };
+    super::handlers::save_level_rule(&state.db, &staff, input).await?;
     Ok(redirect("/hr?done=rule"))
 }
 
@@ -174,18 +151,13 @@ pub async fn roster_page(
 }
 
 /// Reads the wizard's fields: a `file` upload (preview), or the carried `file_b64` (commit),
-/// and `mode`, `action`.
+/// and `mode`, `action` (the CSRF middleware has checked the form's token).
 async fn roster_fields(
     req: &HttpRequest,
     payload: web::Payload,
-) -> AppResult<(Vec<u8>, String, String, String)> {
+) -> AppResult<(Vec<u8>, String, String)> {
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let (mut file, mut mode, mut action, mut csrf) = (
-        Vec::new(),
-        "merge".to_string(),
-        "preview".to_string(),
-        String::new(),
-    );
+    let (mut file, mut mode, mut action) = (Vec::new(), "merge".to_string(), "preview".to_string());
     while let Some(field) = form.next().await {
         let mut field =
             field.map_err(|_| AppError::BadRequest(Msg::new("error.upload_unreadable")))?;
@@ -210,11 +182,10 @@ async fn roster_fields(
             }
             "mode" => mode = String::from_utf8_lossy(&bytes).to_string(),
             "action" => action = String::from_utf8_lossy(&bytes).to_string(),
-            "csrf_token" => csrf = String::from_utf8_lossy(&bytes).to_string(),
             _ => {}
         }
     }
-    Ok((file, mode, action, csrf))
+    Ok((file, mode, action))
 }
 
 /// Previews or commits the uploaded roster.
@@ -226,9 +197,7 @@ pub async fn roster_submit(
     payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let lang = request_lang(&req);
-    let (file, mode, action, csrf) = roster_fields(&req, payload).await?;
-    // The CSRF middleware has checked the form's token (multipart forms too).
-    let _ = csrf;
+    let (file, mode, action) = roster_fields(&req, payload).await?;
     if file.is_empty() {
         return render(
             &state,
@@ -664,70 +633,20 @@ pub async fn rate_submit(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    use crate::assessment::entities::evidence;
-    use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set};
     let id = path.into_inner();
-    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
-    if !data.people.iter().any(|p| p.id == id) {
-        return Err(AppError::NotFound);
-    }
-    let source = if user.id == id {
-        "self"
-    } else if report::reports_of(&data, user.id)
-        .iter()
-        .any(|p| p.id == id)
-    {
-        "manager"
-    } else {
-        return Err(AppError::Forbidden(Msg::new("error.evidence_not_allowed")));
-    };
+    // The person rates themselves; anyone else rates as their manager (refused if not).
     let f = form.0;
-    let level: i32 = f.level.trim().parse().unwrap_or(0);
-    if !(1..=5).contains(&level) {
-        return Err(AppError::field("level", "validation.range"));
-    }
-    if !data.competency_names.contains_key(&f.competency) {
-        return Err(AppError::field("competency", "validation.competency"));
-    }
-    let now = chrono::Utc::now();
-    let txn = crate::db::begin_write(&state.db).await?;
-    evidence::ActiveModel {
-        id: NotSet,
-        org_id: Set(user.org_id),
-        user_id: Set(id),
-        competency_id: Set(f.competency.clone()),
-        level: Set(level),
-        source: Set(source.into()),
-        source_id: Set(None),
-        percent: Set(None),
-        recorded_by: Set(Some(user.id)),
-        recorded_at: Set(now),
-        note: Set(
-            Some(f.note.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty())
-        ),
-        provider: Set(None),
-        attachment: Set(None),
-        evidence_date: Set(Some(now)),
-        superseded_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    crate::audit::record(
-        &txn,
-        crate::audit::AuditEvent {
-            org_id: Some(user.org_id),
-            actor_user_id: Some(user.id),
-            action: "evidence.recorded",
-            target_type: "user",
-            target_id: Some(id.to_string()),
-            after: Some(
-                serde_json::json!({"competency": f.competency, "level": level, "source": source}),
-            ),
-            ..Default::default()
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let input = super::handlers::EvidenceInput {
+        user_id: id,
+        competency: f.competency,
+        level: f.level.trim().parse().unwrap_or(0),
+        source: if user.id == id { "self" } else { "manager" }.into(),
+        note: Some(f.note),
+        provider: None,
+        attachment: None,
+        date: None,
+    };
+    super::handlers::record(&state, &user, input).await?;
     Ok(redirect(&format!("/people/{id}/gaps?done=rated")))
 }
 
