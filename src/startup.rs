@@ -36,6 +36,8 @@ pub struct AppState {
     pub mail_wake: Arc<Notify>,
     /// Public verifications per client, per minute.
     pub verify_limiter: crate::certificates::limit::RateLimiter,
+    /// The answer shapes of question revisions, for the answer-save path.
+    pub question_kinds: crate::assessment::exam::QuestionKinds,
 }
 
 /// A built, bound, not yet running service.
@@ -114,6 +116,7 @@ impl Application {
             mailer,
             platform_org_id: platform.id,
             mail_wake,
+            question_kinds: crate::assessment::exam::QuestionKinds::default(),
             verify_limiter: crate::certificates::limit::RateLimiter::new(
                 settings_limit,
                 std::time::Duration::from_secs(60),

@@ -661,23 +661,60 @@ pub async fn attempt_view(
     })
 }
 
+/// The answer shapes of question revisions, kept in memory for the answer-save path. A revision
+/// is never changed once written (edits add a new revision), so an entry never goes stale; the
+/// map is per service (ids belong to one database) and is emptied when it reaches its cap.
+#[derive(Clone, Default)]
+pub struct QuestionKinds(
+    std::sync::Arc<std::sync::RwLock<HashMap<i64, std::sync::Arc<QuestionKind>>>>,
+);
+
+impl QuestionKinds {
+    /// Revisions kept at most.
+    const CAP: usize = 20_000;
+
+    /// The answer shape of a question revision; `None` when there is no such revision.
+    pub async fn get(
+        &self,
+        db: &DatabaseConnection,
+        question_id: i64,
+    ) -> AppResult<Option<std::sync::Arc<QuestionKind>>> {
+        if let Some(hit) = self
+            .0
+            .read()
+            .ok()
+            .and_then(|map| map.get(&question_id).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let Some(q) = question::Entity::find_by_id(question_id).one(db).await? else {
+            return Ok(None);
+        };
+        let kind: std::sync::Arc<QuestionKind> =
+            std::sync::Arc::new(serde_json::from_value(q.answer_data).map_err(AppError::internal)?);
+        if let Ok(mut map) = self.0.write() {
+            if map.len() >= Self::CAP {
+                map.clear();
+            }
+            map.insert(question_id, kind.clone());
+        }
+        Ok(Some(kind))
+    }
+}
+
 /// Saves one answer of an open attempt (idempotent: the last save wins).
 pub async fn save_answer(
     db: &DatabaseConnection,
+    kinds: &QuestionKinds,
     viewer: &Viewer,
     attempt_id: i64,
     question_id: i64,
     response: Value,
 ) -> AppResult<()> {
-    // The hot path is two queries: the question (for the shape of its answers) and one update
-    // that also checks ownership, the open status and the deadline. The reasons for a refusal are
-    // looked up only when the update changed nothing.
-    let kind: Option<QuestionKind> = question::Entity::find_by_id(question_id)
-        .one(db)
-        .await?
-        .map(|q| serde_json::from_value(q.answer_data))
-        .transpose()
-        .map_err(AppError::internal)?;
+    // The hot path is one update that also checks ownership, the open status and the deadline;
+    // the question's answer shape comes from memory after its first use. The reasons for a
+    // refusal are looked up only when the update changed nothing.
+    let kind = kinds.get(db, question_id).await?;
     let stored = match (&kind, response.is_null()) {
         (_, true) => None,
         (Some(kind), false) => match grading::check_shape(kind, &response) {

@@ -107,6 +107,7 @@ pub async fn save_answer(
     let (attempt_id, question_id) = path.into_inner();
     exam::save_answer(
         &state.db,
+        &state.question_kinds,
         &viewer(&state, &user),
         attempt_id,
         question_id,

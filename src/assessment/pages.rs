@@ -188,7 +188,9 @@ pub async fn exam_save(
         .any(|(k, val)| k == "action" && val == "submit");
     if attempt.status == "open" {
         for (question, response) in responses_from_form(&attempt, &form.0) {
-            match exam::save_answer(&state.db, &v, id, question, response).await {
+            match exam::save_answer(&state.db, &state.question_kinds, &v, id, question, response)
+                .await
+            {
                 // A malformed field (a hand-edited form) is skipped, not fatal to the others.
                 Ok(()) | Err(AppError::Validation(_)) => {}
                 Err(AppError::Conflict(_)) => break,

@@ -82,32 +82,73 @@ impl Principal {
     }
 }
 
+/// One row of the principal query: the user, their organization, and one of their roles.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct PrincipalRow {
+    id: i64,
+    org_id: i64,
+    email: String,
+    display_name: String,
+    language: String,
+    status: String,
+    token_version: i32,
+    org_name: String,
+    org_is_platform: bool,
+    role: Option<String>,
+}
+
 /// Loads an active user with organization and roles; `None` when missing or not active.
+///
+/// One query (user joined to the organization, one row per role): it runs on every
+/// authenticated request, so it is on the hot path of answer saves.
 pub async fn load_principal<C: ConnectionTrait>(
     conn: &C,
     user_id: i64,
 ) -> Result<Option<Principal>, DbErr> {
-    let Some((user, Some(org))) = user::Entity::find_by_id(user_id)
-        .find_also_related(organization::Entity)
-        .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if UserStatus::from_stored(&user.status) != UserStatus::Active {
+    let mut rows = user::Entity::find()
+        .select_only()
+        .columns([
+            user::Column::Id,
+            user::Column::OrgId,
+            user::Column::Email,
+            user::Column::DisplayName,
+            user::Column::Language,
+            user::Column::Status,
+            user::Column::TokenVersion,
+        ])
+        .column_as(organization::Column::Name, "org_name")
+        .column_as(organization::Column::IsPlatform, "org_is_platform")
+        .column_as(user_role::Column::Role, "role")
+        .inner_join(organization::Entity)
+        .left_join(user_role::Entity)
+        .filter(user::Column::Id.eq(user_id))
+        .into_model::<PrincipalRow>()
+        .all(conn)
+        .await?;
+    let active = rows
+        .first()
+        .is_some_and(|r| UserStatus::from_stored(&r.status) == UserStatus::Active);
+    if !active {
         return Ok(None);
     }
-    let roles = roles_of(conn, user.id).await?;
+    let mut roles: Vec<Role> = rows
+        .iter()
+        .filter_map(|r| r.role.as_deref().and_then(Role::parse))
+        .collect();
+    roles.sort();
+    roles.dedup();
+    // Not empty: checked above.
+    let first = rows.swap_remove(0);
     Ok(Some(Principal {
-        id: user.id,
-        org_id: org.id,
-        org_name: org.name,
-        org_is_platform: org.is_platform,
-        email: user.email,
-        display_name: user.display_name,
-        language: Lang::from_tag(&user.language).unwrap_or_default(),
+        id: first.id,
+        org_id: first.org_id,
+        org_name: first.org_name,
+        org_is_platform: first.org_is_platform,
+        email: first.email,
+        display_name: first.display_name,
+        language: Lang::from_tag(&first.language).unwrap_or_default(),
         roles,
-        token_version: user.token_version,
+        token_version: first.token_version,
     }))
 }
 

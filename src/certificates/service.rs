@@ -825,10 +825,11 @@ fn without_pdf(
         .column_as(sea_orm::sea_query::Expr::val(Vec::<u8>::new()), "pdf")
 }
 
-/// What checking a stored credential's signature found, cached per certificate: a credential is
-/// frozen at issue and published keys are never withdrawn, so the answer cannot change. The
-/// status (revocation, replacement, expiry) is read fresh every time.
-type SignatureCache = std::sync::Mutex<HashMap<i64, (Vec<Check>, bool)>>;
+/// What checking a stored credential's signature found, cached by the credential's SHA-256 (not
+/// by row id, which another database would reuse for another credential): a credential is frozen
+/// at issue and published keys are never withdrawn, so the answer cannot change. The status
+/// (revocation, replacement, expiry) is read fresh every time.
+type SignatureCache = std::sync::Mutex<HashMap<[u8; 32], (Vec<Check>, bool)>>;
 static SIGNATURES: std::sync::OnceLock<SignatureCache> = std::sync::OnceLock::new();
 
 async fn signature_of(
@@ -837,8 +838,9 @@ async fn signature_of(
     now: DateTime<Utc>,
 ) -> AppResult<(Vec<Check>, bool)> {
     let cache = SIGNATURES.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
+    let key: [u8; 32] = sha2::Sha256::digest(c.credential.as_bytes()).into();
     if let Ok(map) = cache.lock() {
-        if let Some(hit) = map.get(&c.id) {
+        if let Some(hit) = map.get(&key) {
             return Ok(hit.clone());
         }
     }
@@ -855,7 +857,7 @@ async fn signature_of(
         if map.len() > 200_000 {
             map.clear();
         }
-        map.insert(c.id, (checks.clone(), ok));
+        map.insert(key, (checks.clone(), ok));
     }
     Ok((checks, ok))
 }
