@@ -59,6 +59,10 @@ enum Load {
         /// Think time between a learner's requests, in milliseconds.
         #[arg(long, default_value_t = 0)]
         think_ms: u64,
+        /// Sign everyone in first (timed on its own: a burst of argon2 logins), then time the
+        /// exams alone: start, saves, submit, certificate.
+        #[arg(long)]
+        sign_in_first: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -243,6 +247,40 @@ impl Server {
         )
     }
 
+    /// Prints the server's resident memory every 2 seconds until aborted (to stderr).
+    fn sample_memory(&self) -> tokio::task::JoinHandle<()> {
+        let path = format!("/proc/{}/status", self.child.id());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let status = std::fs::read_to_string(&path).unwrap_or_default();
+                let rss = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let threads = status
+                    .lines()
+                    .find(|l| l.starts_with("Threads:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .unwrap_or("?")
+                    .to_string();
+                eprintln!(
+                    "  {:>5.1} s: server resident {:.1} MiB, {threads} threads",
+                    started.elapsed().as_secs_f64(),
+                    rss as f64 / 1024.0
+                );
+            }
+        })
+    }
+
+    /// CPU seconds (user + system) the server has used so far.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     async fn finish(mut self) {
         println!("{}", self.memory());
         self.stop();
@@ -253,6 +291,22 @@ impl Server {
                 .await;
         }
     }
+}
+
+/// CPU seconds (user + system) of a process, from its /proc stat file.
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state; utime and stime
+    // are the 14th and 15th fields overall, in clock ticks (100 per second on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn spawn(args: &ServerArgs, data_dir: &std::path::Path, database_url: Option<&str>) -> Child {
@@ -493,6 +547,7 @@ async fn sit_exam(
     client: reqwest::Client,
     base: String,
     email: String,
+    signed_in: Option<String>,
     trainer: String,
     keys: Arc<RwLock<HashMap<i64, Value>>>,
     saves: usize,
@@ -506,16 +561,22 @@ async fn sit_exam(
             tokio::time::sleep(think).await;
         }
     };
-    let Some(token) = call(
-        &mut s.login,
-        client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": LEARNER_PASSWORD})),
-        200,
-    )
-    .await
-    .and_then(|r| r["access_token"].as_str().map(str::to_string)) else {
-        return s;
+    let token = match signed_in {
+        Some(token) => token,
+        None => {
+            let Some(token) = call(
+                &mut s.login,
+                client
+                    .post(format!("{base}/api/v1/auth/login"))
+                    .json(&json!({"email": email, "password": LEARNER_PASSWORD})),
+                200,
+            )
+            .await
+            .and_then(|r| r["access_token"].as_str().map(str::to_string)) else {
+                return s;
+            };
+            token
+        }
     };
     think().await;
     let Some(list) = call(
@@ -666,6 +727,7 @@ async fn run_exam(
     saves: usize,
     events_every: usize,
     think_ms: u64,
+    sign_in_first: bool,
 ) {
     let base = server.base.clone();
     let client = client(concurrency);
@@ -681,6 +743,39 @@ async fn run_exam(
     );
 
     let keys = Arc::new(RwLock::new(HashMap::new()));
+    let sampler = server.sample_memory();
+    // With --sign-in-first, the sign-in burst is timed on its own.
+    let mut tokens: Vec<Option<String>> = vec![None; emails.len()];
+    if sign_in_first {
+        let started = Instant::now();
+        let mut logins = Step::default();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, email) in emails.iter().enumerate() {
+            let (client, base, email) = (client.clone(), base.clone(), email.clone());
+            tasks.spawn(async move {
+                let mut step = Step::default();
+                let token = call(
+                    &mut step,
+                    client
+                        .post(format!("{base}/api/v1/auth/login"))
+                        .json(&json!({"email": email, "password": LEARNER_PASSWORD})),
+                    200,
+                )
+                .await
+                .and_then(|r| r["access_token"].as_str().map(str::to_string));
+                (i, token, step)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, token, step) = done.unwrap();
+            tokens[i] = token;
+            logins.merge(step);
+        }
+        let wall = started.elapsed().as_secs_f64();
+        println!("sign-in burst: {learners} learners at once in {wall:.1} s");
+        logins.report("login", wall);
+    }
+    let (server_cpu, driver_cpu) = (server.cpu_seconds(), cpu_seconds("/proc/self/stat"));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut all = ExamSteps::default();
@@ -695,11 +790,12 @@ async fn run_exam(
         all.whole.merge(done.whole);
         all.passed += done.passed;
     };
-    for email in emails {
+    for (email, token) in emails.into_iter().zip(tokens) {
         tasks.spawn(sit_exam(
             client.clone(),
             base.clone(),
             email,
+            token,
             trainer.clone(),
             keys.clone(),
             saves,
@@ -714,9 +810,15 @@ async fn run_exam(
         gather(done.unwrap());
     }
     let wall = started.elapsed().as_secs_f64();
+    sampler.abort();
+    let (server_cpu, driver_cpu) = (
+        server.cpu_seconds() - server_cpu,
+        cpu_seconds("/proc/self/stat") - driver_cpu,
+    );
     let issued = certificates_total(&client, &base, &admin).await - before;
     println!(
-        "whole exams: {learners} learners ({concurrency} at once, {saves} saves each, an integrity signal every {events_every} saves, think time {think_ms} ms) in {wall:.1} s wall time; {} passed, {issued} certificates issued",
+        "whole exams{}: {learners} learners ({concurrency} at once, {saves} saves each, an integrity signal every {events_every} saves, think time {think_ms} ms) in {wall:.1} s wall time; {} passed, {issued} certificates issued",
+        if sign_in_first { " (signed in beforehand)" } else { " (sign-in included)" },
         all.passed
     );
     all.login.report("login", wall);
@@ -727,6 +829,10 @@ async fn run_exam(
     all.submit.report("submit", wall);
     all.key.report("key", wall);
     all.whole.report("whole exam", wall);
+    println!(
+        "CPU time during the exams: server {server_cpu:.1} s, load driver {driver_cpu:.1} s (of {:.1} s available on 2 cores)",
+        wall * 2.0
+    );
     let writes = all.save.micros.len() + all.event.micros.len();
     println!(
         "answer saves and integrity signals together: {:.0} writes/s over the wall time",
@@ -1015,6 +1121,7 @@ async fn main() {
             saves,
             events_every,
             think_ms,
+            sign_in_first,
             ..
         } => {
             let learners = learners.clamp(1, 20_000);
@@ -1026,6 +1133,7 @@ async fn main() {
                 saves.clamp(1, 400),
                 events_every,
                 think_ms,
+                sign_in_first,
             )
             .await;
         }

@@ -12,7 +12,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -333,14 +333,14 @@ async fn bank_courses<C: ConnectionTrait>(
     } else {
         vec![cert.org_id, viewer.platform_org_id]
     };
-    Ok(course::Entity::find()
+    course::Entity::find()
+        .select_only()
+        .column(course::Column::Id)
         .filter(course::Column::OrgId.is_in(owners))
         .filter(course::Column::PublishedVersionId.is_not_null())
+        .into_tuple::<i64>()
         .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect())
+        .await
 }
 
 /// What is drawn: for each blueprint cell, questions from the banks of the certification's owner
@@ -377,9 +377,28 @@ async fn draw<C: ConnectionTrait>(
         }
         counts
     };
+    let sections = blueprint(cert)?;
+    // Every candidate of every cell in one query, grouped by (competency, difficulty).
+    let competencies: Vec<String> = sections.iter().map(|s| s.competency.clone()).collect();
+    let mut cells: HashMap<(String, String), Vec<question::Model>> = HashMap::new();
+    for q in question::Entity::find()
+        .filter(question::Column::CourseId.is_in(course_ids))
+        .filter(question::Column::IsCurrent.eq(true))
+        .filter(question::Column::CompetencyId.is_in(competencies))
+        .filter(question::Column::Qtype.ne("description"))
+        .order_by_asc(question::Column::Id)
+        .all(conn)
+        .await?
+    {
+        let competency = q.competency_id.clone().unwrap_or_default();
+        cells
+            .entry((competency, q.difficulty.clone()))
+            .or_default()
+            .push(q);
+    }
     let mut picked = Vec::new();
     let mut used: HashSet<String> = HashSet::new();
-    for section in blueprint(cert)? {
+    for section in sections {
         for (difficulty, n) in [
             ("easy", section.easy),
             ("medium", section.medium),
@@ -388,17 +407,12 @@ async fn draw<C: ConnectionTrait>(
             if n == 0 {
                 continue;
             }
-            let mut candidates: Vec<(u32, u64, question::Model)> = question::Entity::find()
-                .filter(question::Column::CourseId.is_in(course_ids.clone()))
-                .filter(question::Column::IsCurrent.eq(true))
-                .filter(question::Column::CompetencyId.eq(section.competency.as_str()))
-                .filter(question::Column::Difficulty.eq(difficulty))
-                .filter(question::Column::Qtype.ne("description"))
-                .order_by_asc(question::Column::Id)
-                .all(conn)
-                .await?
+            let mut candidates: Vec<(u32, u64, question::Model)> = cells
+                .get(&(section.competency.clone(), difficulty.to_string()))
                 .into_iter()
+                .flatten()
                 .filter(|q| !used.contains(&q.external_id))
+                .cloned()
                 .map(|q| {
                     (
                         seen.get(&q.external_id).copied().unwrap_or(0),
@@ -426,6 +440,43 @@ async fn draw<C: ConnectionTrait>(
     Ok(picked)
 }
 
+/// A person's attempts at a certification, in order.
+async fn attempts_for<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i64,
+    cert_id: i64,
+) -> Result<Vec<attempt::Model>, DbErr> {
+    attempt::Entity::find()
+        .filter(attempt::Column::UserId.eq(user_id))
+        .filter(attempt::Column::CertificationId.eq(cert_id))
+        .order_by_asc(attempt::Column::Number)
+        .all(conn)
+        .await
+}
+
+/// Refuses a start when no attempt is left or the cool-down has not passed.
+fn may_start(
+    attempts: &[attempt::Model],
+    r: &ExamRules,
+    extra_attempts: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if attempts.len() as i64 >= i64::from(r.max_attempts) + extra_attempts {
+        return Err(AppError::Conflict(Msg::new("error.exam_no_attempts_left")));
+    }
+    if let Some(until) = attempts
+        .iter()
+        .map(|a| available_after(a, r))
+        .max()
+        .filter(|t| *t > now)
+    {
+        return Err(AppError::Conflict(
+            Msg::new("error.exam_cooldown").arg("time", until.format("%Y-%m-%d %H:%M UTC")),
+        ));
+    }
+    Ok(())
+}
+
 /// Starts an attempt, or answers the one already open (`false`).
 pub async fn start(
     db: &DatabaseConnection,
@@ -435,45 +486,37 @@ pub async fn start(
 ) -> AppResult<(AttemptView, bool)> {
     // An attempt whose time is over is graded before anything else.
     sweep_user(db, mailer, viewer.user_id).await?;
-    let txn = crate::db::begin_write(db).await?;
-    let cert = visible_certification(&txn, viewer, cert_id).await?;
+    // Checks and the draw read outside the write transaction, so that on SQLite the database's
+    // one writer is held only for the inserts; the attempts are read again inside it, so two
+    // concurrent starts still open one attempt.
+    let cert = visible_certification(db, viewer, cert_id).await?;
     let r = rules(&cert)?;
-    let now = Utc::now();
-    let attempts = attempt::Entity::find()
-        .filter(attempt::Column::UserId.eq(viewer.user_id))
-        .filter(attempt::Column::CertificationId.eq(cert.id))
-        .order_by_asc(attempt::Column::Number)
-        .all(&txn)
-        .await?;
+    let attempts = attempts_for(db, viewer.user_id, cert.id).await?;
     if let Some(open) = attempts.iter().find(|a| a.status == "open") {
-        let id = open.id;
-        txn.commit().await?;
-        return Ok((attempt_view(db, mailer, viewer, id).await?, false));
+        return Ok((attempt_view(db, mailer, viewer, open.id).await?, false));
     }
-    let missing = missing_for(&cert, &completed_codes(&txn, viewer.user_id).await?);
+    let missing = missing_for(&cert, &completed_codes(db, viewer.user_id).await?);
     if !missing.is_empty() {
         return Err(AppError::Conflict(
             Msg::new("error.exam_courses_missing").arg("courses", missing.join(", ")),
         ));
     }
-    let (extra_minutes, extra_attempts) = extras(&txn, viewer.user_id, cert.id).await?;
-    if attempts.len() as i64 >= i64::from(r.max_attempts) + extra_attempts {
-        return Err(AppError::Conflict(Msg::new("error.exam_no_attempts_left")));
-    }
-    if let Some(until) = attempts
-        .iter()
-        .map(|a| available_after(a, &r))
-        .max()
-        .filter(|t| *t > now)
-    {
-        return Err(AppError::Conflict(
-            Msg::new("error.exam_cooldown").arg("time", until.format("%Y-%m-%d %H:%M UTC")),
-        ));
-    }
+    let (extra_minutes, extra_attempts) = extras(db, viewer.user_id, cert.id).await?;
+    may_start(&attempts, &r, extra_attempts, Utc::now())?;
     let seed: i64 = rand::random::<i64>() & 0x7fff_ffff_ffff_ffff;
     let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
-    let mut drawn = draw(&txn, viewer, &cert, &mut rng).await?;
+    let mut drawn = draw(db, viewer, &cert, &mut rng).await?;
     drawn.shuffle(&mut rng);
+
+    let txn = crate::db::begin_write(db).await?;
+    let now = Utc::now();
+    let attempts = attempts_for(&txn, viewer.user_id, cert.id).await?;
+    if let Some(open) = attempts.iter().find(|a| a.status == "open") {
+        let id = open.id;
+        txn.commit().await?;
+        return Ok((attempt_view(db, mailer, viewer, id).await?, false));
+    }
+    may_start(&attempts, &r, extra_attempts, now)?;
     let deadline = now + Duration::minutes(i64::from(r.time_limit_minutes) + extra_minutes);
     let submit_until = if r.on_timeout == "grace" {
         deadline + Duration::minutes(i64::from(r.grace_minutes))
@@ -2120,7 +2163,7 @@ pub async fn trainer_certifications(
     db: &DatabaseConnection,
     viewer: &Viewer,
 ) -> AppResult<Vec<TrainerCertification>> {
-    use sea_orm::{QuerySelect, SelectColumns};
+    use sea_orm::SelectColumns;
     let certs = certification::Entity::find()
         .filter(certification::Column::OrgId.is_in([viewer.platform_org_id, viewer.org_id]))
         .order_by_asc(certification::Column::CategoryId)

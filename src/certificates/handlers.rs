@@ -70,9 +70,13 @@ pub async fn my_certificates(
 pub struct OrgCertificatesQuery {
     /// Only valid certificates that expire within this many days (for renewal planning).
     pub expiring_within_days: Option<u32>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u64>,
+    /// Certificates to skip (default 0).
+    pub offset: Option<u64>,
 }
 
-/// The certificates of your organization (HR and admins), newest first.
+/// The certificates of your organization (HR and admins), newest first, a page at a time.
 #[utoipa::path(
     tag = "certificates",
     params(OrgCertificatesQuery),
@@ -85,19 +89,19 @@ pub async fn org_certificates(
     staff: RequireRole<crate::auth::AdminOrHr>,
     query: web::Query<OrgCertificatesQuery>,
 ) -> AppResult<HttpResponse> {
-    let items: Vec<CertificateView> = service::of_org(&state.db, staff.org_id)
-        .await?
+    let (limit, offset) = crate::pagination::bounds(query.limit, query.offset)?;
+    let (rows, total) = service::org_page(
+        &state.db,
+        staff.org_id,
+        query.expiring_within_days,
+        limit,
+        offset,
+    )
+    .await?;
+    let items: Vec<CertificateView> = rows
         .iter()
         .map(|c| service::view(c, public_url(&state)))
-        .collect::<AppResult<Vec<_>>>()?
-        .into_iter()
-        .filter(|c| {
-            query
-                .expiring_within_days
-                .is_none_or(|d| c.status == "valid" && c.days_left <= i64::from(d))
-        })
-        .collect();
-    let total = items.len() as u64;
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(HttpResponse::Ok().json(Page { items, total }))
 }
 

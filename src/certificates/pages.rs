@@ -248,13 +248,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Serialize)]
 struct AdminCertificatesPage {
     items: Vec<CertificateView>,
+    total: u64,
+    /// Offsets of the previous and next pages, when there are such pages.
+    prev_offset: Option<u64>,
+    next_offset: Option<u64>,
     notice: Option<String>,
     error: Option<String>,
 }
 
+/// Certificates per page of the admin list.
+const ADMIN_PAGE_SIZE: u64 = 100;
+
 #[derive(Deserialize)]
 struct NoticeQuery {
     done: Option<String>,
+    offset: Option<u64>,
 }
 
 async fn admin_list(
@@ -264,9 +272,11 @@ async fn admin_list(
     status: StatusCode,
     notice: Option<String>,
     error: Option<String>,
+    offset: u64,
 ) -> AppResult<HttpResponse> {
-    let items = service::of_org(&state.db, admin.org_id)
-        .await?
+    let (rows, total) =
+        service::org_page(&state.db, admin.org_id, None, ADMIN_PAGE_SIZE, offset).await?;
+    let items = rows
         .iter()
         .map(|c| service::view(c, state.mailer.public_url()))
         .collect::<AppResult<Vec<_>>>()?;
@@ -278,6 +288,9 @@ async fn admin_list(
         "admin_certificates.html",
         AdminCertificatesPage {
             items,
+            total,
+            prev_offset: (offset > 0).then(|| offset.saturating_sub(ADMIN_PAGE_SIZE)),
+            next_offset: (offset + ADMIN_PAGE_SIZE < total).then_some(offset + ADMIN_PAGE_SIZE),
             notice,
             error,
         },
@@ -298,7 +311,16 @@ pub async fn admin_certificates(
         Some("reissued") => Some(crate::i18n::t(lang, "admincert.reissued", &[])),
         _ => None,
     };
-    admin_list(&state, &req, &admin, StatusCode::OK, notice, None).await
+    admin_list(
+        &state,
+        &req,
+        &admin,
+        StatusCode::OK,
+        notice,
+        None,
+        query.offset.unwrap_or(0),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -334,6 +356,7 @@ pub async fn admin_revoke(
                 "{}: {error}",
                 crate::i18n::t(lang, "admincert.reason", &[])
             )),
+            0,
         )
         .await;
     }

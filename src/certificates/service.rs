@@ -1033,6 +1033,43 @@ pub async fn of_user<C: ConnectionTrait>(
 }
 
 /// The certificates of an organization, newest first (HR and admins).
+/// One page of an organization's certificates, newest first, without their PDF bytes, and how
+/// many there are in all. `expiring_within_days` keeps only valid certificates whose
+/// `days_left` is at most that many days.
+pub async fn org_page<C: ConnectionTrait>(
+    conn: &C,
+    org_id: i64,
+    expiring_within_days: Option<u32>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<certificate::Model>, u64), DbErr> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let mut query = certificate::Entity::find().filter(certificate::Column::OrgId.eq(org_id));
+    if let Some(days) = expiring_within_days {
+        let now = Utc::now();
+        // days_left = whole days until valid_until, so "at most d" is "before now + d + 1 days".
+        query = query
+            .filter(certificate::Column::Status.eq("valid"))
+            .filter(certificate::Column::ValidUntil.gt(now))
+            .filter(
+                certificate::Column::ValidUntil
+                    .lt(now + chrono::Duration::days(i64::from(days) + 1)),
+            );
+    }
+    let total = query.clone().count(conn).await?;
+    let items = without_pdf(
+        query
+            .order_by_desc(certificate::Column::IssuedAt)
+            .order_by_desc(certificate::Column::Id),
+    )
+    .limit(limit)
+    .offset(offset)
+    .all(conn)
+    .await?;
+    Ok((items, total))
+}
+
+/// Every certificate of an organization with its PDF, newest first (for the ZIP export).
 pub async fn of_org<C: ConnectionTrait>(
     conn: &C,
     org_id: i64,

@@ -982,6 +982,21 @@ async fn hr_exports_the_issued_pdfs_and_sees_what_expires_and_holders_are_remind
     )
     .await;
     assert_eq!(later["total"], 0);
+    // The list comes a page at a time, with the total; a bad page size is named.
+    let first = json(app.get("/api/v1/certificates?limit=1", &hr).await).await;
+    assert_eq!(first["total"], 1);
+    assert_eq!(first["items"][0]["code"], code.as_str());
+    assert_eq!(
+        first["items"][0]["pdf_sha256"].as_str().map(str::len),
+        Some(64),
+        "listed without the PDF bytes, but with their digest"
+    );
+    let past = json(app.get("/api/v1/certificates?offset=1", &hr).await).await;
+    assert_eq!(past["total"], 1);
+    assert_eq!(past["items"].as_array().map(Vec::len), Some(0));
+    let bad = app.get("/api/v1/certificates?limit=0", &hr).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(json(bad).await.to_string().contains("limit"));
     let db = app.db.connect().await;
     let mailer = talentcert::notify::Mailer::new(
         talentcert::templates::Templates::load().unwrap(),
