@@ -5,16 +5,20 @@ pub mod grading;
 pub mod handlers;
 
 /// Registers the exam routes.
+/// The routes of a sitting exam, registered before all others (see `startup::routes`).
+pub fn hot_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(handlers::save_answer)
+        .service(handlers::attempt_event);
+}
+
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(handlers::list_certifications)
         .service(handlers::start_attempt)
         .service(handlers::get_attempt)
-        .service(handlers::save_answer)
         .service(handlers::submit_attempt)
         .service(handlers::get_result)
         .service(handlers::review_attempt)
         .service(handlers::certification_statistics)
-        .service(handlers::attempt_event)
         .service(handlers::flag_question)
         .service(handlers::grant_accommodation)
         .service(handlers::grading_queue)

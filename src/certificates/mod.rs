@@ -11,6 +11,11 @@ pub mod pdf;
 pub mod service;
 
 /// Registers the certificate routes.
+/// Verification by code, registered before all other routes (see `startup::routes`).
+pub fn hot_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(handlers::verify_code);
+}
+
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(handlers::my_certificates)
         .service(handlers::org_certificates)
@@ -20,7 +25,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::revoke_certificate)
         .service(handlers::reissue_certificate)
         .service(handlers::set_disclosure)
-        .service(handlers::verify_code)
         .service(handlers::verify_upload)
         .service(handlers::jwks)
         .service(handlers::issuer)

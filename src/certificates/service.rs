@@ -714,7 +714,8 @@ async fn public_view<C: ConnectionTrait>(
 ) -> AppResult<PublicCertificate> {
     let data = data_of(c)?;
     let superseded_by = match c.superseded_by {
-        Some(id) => certificate::Entity::find_by_id(id)
+        Some(id) => without_pdf(certificate::Entity::find_by_id(id))
+            .into_model::<certificate::Model>()
             .one(conn)
             .await?
             .map(|n| n.code),
@@ -825,11 +826,12 @@ fn without_pdf(
         .column_as(sea_orm::sea_query::Expr::val(Vec::<u8>::new()), "pdf")
 }
 
-/// What checking a stored credential's signature found, cached by the credential's SHA-256 (not
-/// by row id, which another database would reuse for another credential): a credential is frozen
-/// at issue and published keys are never withdrawn, so the answer cannot change. The status
-/// (revocation, replacement, expiry) is read fresh every time.
-type SignatureCache = std::sync::Mutex<HashMap<[u8; 32], (Vec<Check>, bool)>>;
+/// What checking a stored credential's signature found, cached by the certificate's code (60
+/// random bits, so unlike a row id it does not name another certificate in another database;
+/// hashing the credential instead cost 3% of a lookup): a credential is frozen at issue and
+/// published keys are never withdrawn, so the answer cannot change. The status (revocation,
+/// replacement, expiry) is read fresh every time.
+type SignatureCache = std::sync::Mutex<HashMap<String, (Vec<Check>, bool)>>;
 static SIGNATURES: std::sync::OnceLock<SignatureCache> = std::sync::OnceLock::new();
 
 async fn signature_of(
@@ -838,9 +840,8 @@ async fn signature_of(
     now: DateTime<Utc>,
 ) -> AppResult<(Vec<Check>, bool)> {
     let cache = SIGNATURES.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
-    let key: [u8; 32] = sha2::Sha256::digest(c.credential.as_bytes()).into();
     if let Ok(map) = cache.lock() {
-        if let Some(hit) = map.get(&key) {
+        if let Some(hit) = map.get(&c.code) {
             return Ok(hit.clone());
         }
     }
@@ -857,7 +858,7 @@ async fn signature_of(
         if map.len() > 200_000 {
             map.clear();
         }
-        map.insert(key, (checks.clone(), ok));
+        map.insert(c.code.clone(), (checks.clone(), ok));
     }
     Ok((checks, ok))
 }
