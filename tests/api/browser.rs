@@ -1,5 +1,6 @@
 //! Pages in a real browser: headless Chromium over WebDriver (Debian `chromium` and
 //! `chromium-driver`). Screenshots of each main page go to `target/screenshots/` (ignored by git).
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -23,7 +24,10 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group, so that dropping the browser ends Chromium too (killing only
+        // chromedriver left every test's Chromium running).
         let driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -147,6 +151,8 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
