@@ -100,6 +100,17 @@ impl Application {
         let worker = OutboxWorker::new(db.clone(), &settings, mail_wake.clone())?;
         tokio::spawn(worker.run());
         tokio::spawn(assessment::exam::run_sweeper(db.clone(), mailer.clone()));
+        // Certificates committed without their PDF (a crash between the commit and the render).
+        {
+            let (db, url) = (db.clone(), settings.public_url.clone());
+            tokio::spawn(async move {
+                match crate::certificates::service::render_pending(&db, &url, None).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(certificates = n, "rendered pending certificate PDFs"),
+                    Err(err) => tracing::warn!(error = %err, "could not render pending PDFs"),
+                }
+            });
+        }
         let settings_limit = settings.verify_rate_limit;
         // The platform's signing key exists before the first certificate needs it.
         {

@@ -130,6 +130,8 @@ pub async fn export_certificates(
         .as_deref()
         .map(str::trim)
         .filter(|d| !d.is_empty());
+    // Any certificate still waiting for its PDF gets it first.
+    service::render_pending(&state.db, public_url(&state), None).await?;
     let (zip, count) = service::export_zip(&state.db, staff.org_id, department).await?;
     crate::audit::record(
         &state.db,
@@ -166,7 +168,12 @@ pub async fn certificate_pdf(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let c = readable(&state, &user, &path).await?;
+    let mut c = readable(&state, &user, &path).await?;
+    if c.pdf_sha256.is_empty() {
+        // Issued a moment ago and not rendered yet (or left so by a crash): render it now.
+        service::render_pending(&state.db, public_url(&state), Some(c.user_id)).await?;
+        c = readable(&state, &user, &path).await?;
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((

@@ -408,17 +408,9 @@ async fn store<C: ConnectionTrait>(
         },
     );
     let jwt = credential::sign(&vc, &key.kid, &key.private_key).map_err(AppError::internal)?;
-    let verify_url = format!("{public_url}/verify/{}", data.code);
-    let (pdf_bytes, data) = {
-        let jwt = jwt.clone();
-        tokio::task::spawn_blocking(move || {
-            pdf::render(&data, &verify_url, &jwt).map(|b| (b, data))
-        })
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?
-    };
-    let sha = hex::encode(Sha256::digest(&pdf_bytes));
+    // The PDF is rendered right after the commit (`render_pending`), not here: on SQLite this
+    // transaction holds the database's one writer, and rendering takes milliseconds of CPU.
+    let (pdf_bytes, sha): (Vec<u8>, String) = (Vec::new(), String::new());
     let row = certificate::ActiveModel {
         id: NotSet,
         code: Set(data.code.clone()),
@@ -461,7 +453,6 @@ async fn store<C: ConnectionTrait>(
                 "certification_id": certification_id,
                 "attempt_id": attempt_id,
                 "replaces": data.replaces,
-                "pdf_sha256": row.pdf_sha256,
             })),
             ..Default::default()
         },
@@ -606,6 +597,96 @@ pub async fn revoke(
     Ok(c)
 }
 
+/// At most this many PDFs are rendered at once (the cores): each render holds a few MB.
+fn render_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
+/// Renders and stores the PDF of certificates committed without one: called right after each
+/// transaction that issues certificates (for its holder), and at start and before exports for
+/// any that a crash left behind (`holder` none). The frozen data and credential decide the PDF;
+/// the update only fills an empty one, so two renderers never both store. Answers how many
+/// PDFs this call stored.
+pub async fn render_pending(
+    db: &DatabaseConnection,
+    public_url: &str,
+    holder: Option<i64>,
+) -> AppResult<u64> {
+    use sea_orm::QuerySelect;
+    let mut stored = 0;
+    loop {
+        let mut query =
+            without_pdf(certificate::Entity::find()).filter(certificate::Column::PdfSha256.eq(""));
+        if let Some(user_id) = holder {
+            query = query.filter(certificate::Column::UserId.eq(user_id));
+        }
+        let pending = query
+            .order_by_asc(certificate::Column::Id)
+            .limit(50)
+            .into_model::<certificate::Model>()
+            .all(db)
+            .await?;
+        if pending.is_empty() {
+            return Ok(stored);
+        }
+        let mut progressed = false;
+        for c in pending {
+            let data = data_of(&c)?;
+            let verify_url = format!("{public_url}/verify/{}", c.code);
+            let credential = c.credential.clone();
+            let bytes = {
+                let _permit = render_permits()
+                    .acquire()
+                    .await
+                    .map_err(AppError::internal)?;
+                tokio::task::spawn_blocking(move || pdf::render(&data, &verify_url, &credential))
+                    .await
+                    .map_err(AppError::internal)?
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?
+            };
+            let sha = hex::encode(Sha256::digest(&bytes));
+            let txn = crate::db::begin_write(db).await?;
+            let updated = certificate::Entity::update_many()
+                .col_expr(
+                    certificate::Column::Pdf,
+                    sea_orm::sea_query::Expr::value(bytes),
+                )
+                .col_expr(
+                    certificate::Column::PdfSha256,
+                    sea_orm::sea_query::Expr::value(sha.clone()),
+                )
+                .filter(certificate::Column::Id.eq(c.id))
+                .filter(certificate::Column::PdfSha256.eq(""))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 1 {
+                crate::audit::record(
+                    &txn,
+                    crate::audit::AuditEvent {
+                        org_id: Some(c.org_id),
+                        actor_user_id: None,
+                        action: "certificate.rendered",
+                        target_type: "certificate",
+                        target_id: Some(c.code.clone()),
+                        after: Some(json!({ "pdf_sha256": sha })),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                stored += 1;
+            }
+            txn.commit().await?;
+            progressed = true;
+        }
+        if !progressed {
+            return Ok(stored);
+        }
+    }
+}
+
 /// Reissues a valid certificate with the holder's current name (a name correction): the new
 /// certificate supersedes the old one, which verifies as "superseded" with a link.
 pub async fn reissue(
@@ -652,7 +733,8 @@ pub async fn reissue(
     .await?;
     link_superseded(&txn, old, new.id).await?;
     txn.commit().await?;
-    Ok(new)
+    render_pending(db, mailer.public_url(), Some(new.user_id)).await?;
+    Ok(find_in_org(db, org_id, &new.code).await?)
 }
 
 /// A verifier's report.

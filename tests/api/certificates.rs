@@ -1107,3 +1107,55 @@ async fn admins_revoke_from_their_page_and_holders_see_their_certificates() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_certificate_left_without_its_pdf_by_a_crash_is_rendered_when_asked_for() {
+    let (app, _dir) = exam_app().await;
+    pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    let issued_sha = mine["items"][0]["pdf_sha256"].as_str().unwrap().to_string();
+    assert_eq!(issued_sha.len(), 64, "rendered right after the submit");
+
+    // The state a crash between the issuing commit and the render leaves behind.
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE certificates SET pdf = $1, pdf_sha256 = '' WHERE code = $2"
+    } else {
+        "UPDATE certificates SET pdf = ?, pdf_sha256 = '' WHERE code = ?"
+    };
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [Vec::<u8>::new().into(), code.as_str().into()],
+    ))
+    .await
+    .unwrap();
+
+    let resp = app
+        .get(&format!("/api/v1/certificates/{code}.pdf"), &learner)
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let sha = resp.headers()["x-content-sha256"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let pdf = resp.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "a PDF, rendered on demand");
+    assert_eq!(
+        sha,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf))
+    );
+    let after = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    assert_eq!(after["items"][0]["pdf_sha256"], sha.as_str(), "and stored");
+    // A second request serves the stored bytes, not a new render.
+    let again = app
+        .get(&format!("/api/v1/certificates/{code}.pdf"), &learner)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(again, pdf);
+}
