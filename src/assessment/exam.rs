@@ -922,7 +922,8 @@ pub async fn finalize(
     .await?;
     txn.commit().await?;
     // A certificate issued above gets its PDF now, outside the write transaction.
-    crate::certificates::service::render_pending(db, mailer.public_url(), Some(a.user_id)).await?;
+    crate::certificates::service::render_after_commit(db, mailer.public_url(), Some(a.user_id))
+        .await;
     Ok(())
 }
 
@@ -1886,7 +1887,8 @@ pub async fn grade_answer(
     )
     .await?;
     txn.commit().await?;
-    crate::certificates::service::render_pending(db, mailer.public_url(), Some(a.user_id)).await?;
+    crate::certificates::service::render_after_commit(db, mailer.public_url(), Some(a.user_id))
+        .await;
     Ok(outcome)
 }
 
@@ -2014,7 +2016,7 @@ pub async fn regrade(
         )
         .await?;
         txn.commit().await?;
-        crate::certificates::service::render_pending(db, mailer.public_url(), None).await?;
+        crate::certificates::service::render_after_commit(db, mailer.public_url(), None).await;
     }
     Ok(RegradeReport {
         dry_run,

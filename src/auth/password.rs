@@ -88,7 +88,7 @@ fn work_area(params: &Params) -> Vec<Block> {
 }
 
 /// Hashes with the default argon2id parameters into a PHC string, in `area`.
-fn hash_with(password: &str, area: &mut Vec<Block>) -> anyhow::Result<String> {
+fn hash_with(password: &str, area: &mut [Block]) -> anyhow::Result<String> {
     let params = Params::default();
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
@@ -98,7 +98,7 @@ fn hash_with(password: &str, area: &mut Vec<Block>) -> anyhow::Result<String> {
         .map_err(|e| anyhow!("salt: {e}"))?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, &mut area[..])
+        .hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, area)
         .map_err(|e| anyhow!("password hashing failed: {e}"))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -112,7 +112,7 @@ fn hash_with(password: &str, area: &mut Vec<Block>) -> anyhow::Result<String> {
 
 /// Checks a password against a PHC string, in `area` (a larger one is made for stored hashes
 /// with more memory than the default).
-fn verify_with(password: &str, stored: &str, area: &mut Vec<Block>) -> bool {
+fn verify_with(password: &str, stored: &str, area: &mut [Block]) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };
@@ -134,7 +134,7 @@ fn verify_with(password: &str, stored: &str, area: &mut Vec<Block>) -> bool {
     };
     let mut larger;
     let blocks: &mut [Block] = if params.block_count() <= area.len() {
-        &mut area[..]
+        area
     } else {
         larger = work_area(&params);
         &mut larger[..]

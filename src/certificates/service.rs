@@ -724,6 +724,15 @@ pub async fn render_pending(
     }
 }
 
+/// [`render_pending`] after a commit that may have issued certificates: the certificates are
+/// committed already, so a failure here is logged (they are rendered again at start, before an
+/// export or on download) and never turns the caller's answer into an error.
+pub async fn render_after_commit(db: &DatabaseConnection, public_url: &str, holder: Option<i64>) {
+    if let Err(err) = render_pending(db, public_url, holder).await {
+        tracing::warn!(error = %err, "could not render a certificate PDF yet");
+    }
+}
+
 /// Reissues a valid certificate with the holder's current name (a name correction): the new
 /// certificate supersedes the old one, which verifies as "superseded" with a link.
 pub async fn reissue(
@@ -770,8 +779,8 @@ pub async fn reissue(
     .await?;
     link_superseded(&txn, old, new.id).await?;
     txn.commit().await?;
-    render_pending(db, mailer.public_url(), Some(new.user_id)).await?;
-    Ok(find_in_org(db, org_id, &new.code).await?)
+    render_after_commit(db, mailer.public_url(), Some(new.user_id)).await;
+    find_in_org(db, org_id, &new.code).await
 }
 
 /// A verifier's report.
