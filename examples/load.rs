@@ -540,6 +540,75 @@ fn some_response(q: &Value) -> Value {
     }
 }
 
+/// Finds the certification open to the learner and starts it: the attempt's id and questions.
+async fn open_attempt(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    list: &mut Step,
+    start: &mut Step,
+) -> Option<(i64, Vec<Value>)> {
+    let certs = call(
+        list,
+        client
+            .get(format!("{base}/api/v1/certifications"))
+            .bearer_auth(token),
+        200,
+    )
+    .await?;
+    let Some(cert) = certs["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["can_start"] == true)
+        .and_then(|c| c["id"].as_i64())
+    else {
+        list.err("no certification open to this learner".into());
+        return None;
+    };
+    let attempt = call(
+        start,
+        client
+            .post(format!("{base}/api/v1/certifications/{cert}/attempts"))
+            .bearer_auth(token)
+            .json(&json!({})),
+        201,
+    )
+    .await?;
+    let questions: Vec<Value> = attempt["questions"].as_array().cloned().unwrap_or_default();
+    match attempt["id"].as_i64() {
+        Some(id) if !questions.is_empty() => Some((id, questions)),
+        _ => {
+            start.err(format!("an attempt without questions: {attempt}"));
+            None
+        }
+    }
+}
+
+/// Runs `connections` workers for `seconds`, each recording two kinds of request; answers the
+/// merged records and the wall time.
+async fn for_seconds<F, Fut>(connections: usize, seconds: u64, worker: F) -> (Step, Step, f64)
+where
+    F: Fn(usize, Arc<AtomicBool>) -> Fut,
+    Fut: std::future::Future<Output = (Step, Step)> + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..connections {
+        workers.spawn(worker(w, stop.clone()));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut first, mut second) = (Step::default(), Step::default());
+    while let Some(done) = workers.join_next().await {
+        let (a, b) = done.unwrap();
+        first.merge(a);
+        second.merge(b);
+    }
+    (first, second, started.elapsed().as_secs_f64())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Whole exams
 
@@ -593,46 +662,11 @@ async fn sit_exam(
         }
     };
     think().await;
-    let Some(list) = call(
-        &mut s.list,
-        client
-            .get(format!("{base}/api/v1/certifications"))
-            .bearer_auth(&token),
-        200,
-    )
-    .await
+    let Some((id, questions)) =
+        open_attempt(&client, &base, &token, &mut s.list, &mut s.start).await
     else {
         return s;
     };
-    let Some(cert) = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["can_start"] == true)
-        .and_then(|c| c["id"].as_i64())
-    else {
-        s.list.err("no certification open to a new learner".into());
-        return s;
-    };
-    think().await;
-    let Some(attempt) = call(
-        &mut s.start,
-        client
-            .post(format!("{base}/api/v1/certifications/{cert}/attempts"))
-            .bearer_auth(&token)
-            .json(&json!({})),
-        201,
-    )
-    .await
-    else {
-        return s;
-    };
-    let id = attempt["id"].as_i64().unwrap_or_default();
-    let questions: Vec<Value> = attempt["questions"].as_array().cloned().unwrap_or_default();
-    if questions.is_empty() {
-        s.start.err("an attempt without questions".into());
-        return s;
-    }
     // The right answers, from a trainer's review of the attempt (once per unseen question: the
     // pool is shared, so after the first attempts this costs nothing).
     let unknown = {
@@ -875,40 +909,20 @@ async fn run_saves(
         let (client, base) = (client.clone(), base.clone());
         tasks.spawn(async move {
             let token = login(&client, &base, &email, LEARNER_PASSWORD).await;
-            let certs: Value = client
-                .get(format!("{base}/api/v1/certifications"))
-                .bearer_auth(&token)
-                .send()
+            let (mut list, mut start) = (Step::default(), Step::default());
+            let (attempt, questions) = open_attempt(&client, &base, &token, &mut list, &mut start)
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let cert = certs["items"]
-                .as_array()
-                .unwrap()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{email} could not start: {:?} {:?}",
+                        list.first_error, start.first_error
+                    )
+                });
+            let answers: Vec<(i64, Value)> = questions
                 .iter()
-                .find(|c| c["can_start"] == true)
-                .expect("an open certification")["id"]
-                .as_i64()
-                .unwrap();
-            let attempt: Value = client
-                .post(format!("{base}/api/v1/certifications/{cert}/attempts"))
-                .bearer_auth(&token)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let answers: Vec<(i64, Value)> = attempt["questions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|q| (q["id"].as_i64().unwrap(), some_response(q)))
+                .map(|q| (q["id"].as_i64().unwrap_or_default(), some_response(q)))
                 .collect();
-            (token, attempt["id"].as_i64().unwrap(), answers)
+            (token, attempt, answers)
         });
         while tasks.len() >= 16 {
             sittings.push(tasks.join_next().await.unwrap().unwrap());
@@ -923,19 +937,15 @@ async fn run_saves(
         setup.elapsed().as_secs_f64()
     );
     let sittings = Arc::new(sittings);
-    let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..connections {
-        let (client, base, sittings, stop, counter) = (
+    let (mut save, mut event, wall) = for_seconds(connections, seconds, |_, stop| {
+        let (client, base, sittings, counter) = (
             client.clone(),
             base.clone(),
             sittings.clone(),
-            stop.clone(),
             counter.clone(),
         );
-        workers.spawn(async move {
+        async move {
             let (mut save, mut event) = (Step::default(), Step::default());
             while !stop.load(Ordering::Relaxed) {
                 let k = counter.fetch_add(1, Ordering::Relaxed) as usize;
@@ -964,17 +974,9 @@ async fn run_saves(
                 .await;
             }
             (save, event)
-        });
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut save, mut event) = (Step::default(), Step::default());
-    while let Some(done) = workers.join_next().await {
-        let (s, e) = done.unwrap();
-        save.merge(s);
-        event.merge(e);
-    }
-    let wall = started.elapsed().as_secs_f64();
+        }
+    })
+    .await;
     println!(
         "answer saves: {} learners with open attempts, {connections} connections, {wall:.1} s; an integrity signal after every {events_every} saves",
         sittings.len()
@@ -990,79 +992,38 @@ async fn run_saves(
 // ---------------------------------------------------------------------------------------------
 // Verification lookups
 
-/// The demo learner passes the open-entry certification; answers the certificate's code.
+/// The demo learner passes the open-entry certification (the whole-exam path); answers the
+/// certificate's code.
 async fn earn_certificate(client: &reqwest::Client, base: &str) -> String {
     let learner = login(client, base, "learner@demo.test", DEMO_PASSWORD).await;
     let trainer = login(client, base, "trainer@demo.test", DEMO_PASSWORD).await;
-    let mut s = Step::default();
-    let certs = call(
-        &mut s,
-        client
-            .get(format!("{base}/api/v1/certifications"))
-            .bearer_auth(&learner),
-        200,
+    let sat = sit_exam(
+        client.clone(),
+        base.to_string(),
+        "learner@demo.test".to_string(),
+        Some(learner.clone()),
+        trainer,
+        Arc::new(RwLock::new(HashMap::new())),
+        40,
+        0,
+        Duration::ZERO,
     )
-    .await
-    .unwrap();
-    let cert = certs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["can_start"] == true)
-        .expect("a certification open to the demo learner")["id"]
-        .as_i64()
-        .unwrap();
-    let attempt = call(
-        &mut s,
-        client
-            .post(format!("{base}/api/v1/certifications/{cert}/attempts"))
-            .bearer_auth(&learner)
-            .json(&json!({})),
-        201,
-    )
-    .await
-    .unwrap();
-    let id = attempt["id"].as_i64().unwrap();
-    let review = call(
-        &mut s,
-        client
-            .get(format!("{base}/api/v1/attempts/{id}/review"))
-            .bearer_auth(&trainer),
-        200,
-    )
-    .await
-    .unwrap();
-    for q in review["questions"].as_array().unwrap() {
-        call(
-            &mut s,
-            client
-                .put(format!("{base}/api/v1/attempts/{id}/answers/{}", q["id"]))
-                .bearer_auth(&learner)
-                .json(&q["correct_response"]),
-            204,
-        )
-        .await;
-    }
-    let result = call(
-        &mut s,
-        client
-            .post(format!("{base}/api/v1/attempts/{id}/submit"))
-            .bearer_auth(&learner)
-            .json(&json!({})),
-        200,
-    )
-    .await
-    .unwrap();
-    assert_eq!(result["passed"], true, "{result}");
+    .await;
+    assert_eq!(
+        sat.passed, 1,
+        "the demo learner did not pass: {:?} {:?}",
+        sat.start.first_error, sat.submit.first_error
+    );
+    let mut step = Step::default();
     let mine = call(
-        &mut s,
+        &mut step,
         client
             .get(format!("{base}/api/v1/me/certificates"))
             .bearer_auth(&learner),
         200,
     )
     .await
-    .unwrap();
+    .unwrap_or_else(|| panic!("the learner's certificates: {:?}", step.first_error));
     mine["items"][0]["code"].as_str().unwrap().to_string()
 }
 
@@ -1070,12 +1031,9 @@ async fn run_verify(server: &Server, connections: usize, seconds: u64) {
     let base = server.base.clone();
     let client = client(connections);
     let code = earn_certificate(&client, &base).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for w in 0..connections {
-        let (client, base, code, stop) = (client.clone(), base.clone(), code.clone(), stop.clone());
-        workers.spawn(async move {
+    let (mut found, mut unknown, wall) = for_seconds(connections, seconds, |w, stop| {
+        let (client, base, code) = (client.clone(), base.clone(), code.clone());
+        async move {
             let (mut found, mut unknown) = (Step::default(), Step::default());
             let mut k = w;
             while !stop.load(Ordering::Relaxed) {
@@ -1097,17 +1055,9 @@ async fn run_verify(server: &Server, connections: usize, seconds: u64) {
                 }
             }
             (found, unknown)
-        });
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut found, mut unknown) = (Step::default(), Step::default());
-    while let Some(done) = workers.join_next().await {
-        let (f, u) = done.unwrap();
-        found.merge(f);
-        unknown.merge(u);
-    }
-    let wall = started.elapsed().as_secs_f64();
+        }
+    })
+    .await;
     println!(
         "verification lookups: {connections} connections, {wall:.1} s, {:.0} lookups/s in all",
         (found.micros.len() + unknown.micros.len()) as f64 / wall

@@ -15,7 +15,7 @@ pub struct Page<T> {
 /// The largest page a list answers.
 pub const MAX_LIMIT: u64 = 200;
 
-/// Checks `limit` (1..=200, default 50) and `offset`.
+/// Checks `limit` (1..=200, default 50) and `offset` (0..=2^63-1, default 0).
 pub fn bounds(limit: Option<u64>, offset: Option<u64>) -> Result<(u64, u64), AppError> {
     let limit = limit.unwrap_or(50);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -26,5 +26,15 @@ pub fn bounds(limit: Option<u64>, offset: Option<u64>) -> Result<(u64, u64), App
                 .arg("max", MAX_LIMIT),
         )]));
     }
-    Ok((limit, offset.unwrap_or(0)))
+    let offset = offset.unwrap_or(0);
+    // Databases take a signed 64-bit offset.
+    if offset > i64::MAX as u64 {
+        return Err(AppError::Validation(vec![FieldIssue::new(
+            "offset",
+            Msg::new("validation.range")
+                .arg("min", 0)
+                .arg("max", i64::MAX),
+        )]));
+    }
+    Ok((limit, offset))
 }

@@ -318,7 +318,7 @@ pub async fn admin_certificates(
         StatusCode::OK,
         notice,
         None,
-        query.offset.unwrap_or(0),
+        crate::pagination::bounds(Some(ADMIN_PAGE_SIZE), query.offset)?.1,
     )
     .await
 }

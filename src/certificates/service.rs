@@ -410,7 +410,6 @@ async fn store<C: ConnectionTrait>(
     let jwt = credential::sign(&vc, &key.kid, &key.private_key).map_err(AppError::internal)?;
     // The PDF is rendered right after the commit (`render_pending`), not here: on SQLite this
     // transaction holds the database's one writer, and rendering takes milliseconds of CPU.
-    let (pdf_bytes, sha): (Vec<u8>, String) = (Vec::new(), String::new());
     let row = certificate::ActiveModel {
         id: NotSet,
         code: Set(data.code.clone()),
@@ -431,8 +430,8 @@ async fn store<C: ConnectionTrait>(
         status_list_id: Set(list_id),
         status_index: Set(index),
         credential: Set(jwt),
-        pdf: Set(pdf_bytes),
-        pdf_sha256: Set(sha),
+        pdf: Set(Vec::new()),
+        pdf_sha256: Set(String::new()),
         name_disclosure: Set(
             replaces.map_or_else(|| "public".to_string(), |r| r.name_disclosure.clone())
         ),
@@ -678,7 +677,6 @@ pub async fn render_pending(
         if pending.is_empty() {
             return Ok(stored);
         }
-        let mut progressed = false;
         for c in pending {
             let data = data_of(&c)?;
             let verify_url = format!("{public_url}/verify/{}", c.code);
@@ -716,10 +714,6 @@ pub async fn render_pending(
                 stored += 1;
             }
             txn.commit().await?;
-            progressed = true;
-        }
-        if !progressed {
-            return Ok(stored);
         }
     }
 }

@@ -997,6 +997,11 @@ async fn hr_exports_the_issued_pdfs_and_sees_what_expires_and_holders_are_remind
     let bad = app.get("/api/v1/certificates?limit=0", &hr).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(json(bad).await.to_string().contains("limit"));
+    let far = app
+        .get("/api/v1/certificates?offset=18446744073709551615", &hr)
+        .await;
+    assert_eq!(far.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(json(far).await.to_string().contains("offset"));
     let db = app.db.connect().await;
     let mailer = talentcert::notify::Mailer::new(
         talentcert::templates::Templates::load().unwrap(),
