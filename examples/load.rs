@@ -87,6 +87,10 @@ enum Load {
         connections: usize,
         #[arg(long, default_value_t = 15)]
         seconds: u64,
+        /// Send the lookups of the valid code with `wrk` (one thread, written in C) instead of
+        /// this driver, which leaves more of the 2 cores to the service.
+        #[arg(long)]
+        wrk: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -145,9 +149,16 @@ impl Server {
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
                     .unwrap();
-                let (server, _) = url.rsplit_once('/').unwrap();
+                // The same server and options (e.g. `?sslmode=disable`), the fresh database.
+                let (path, options) = url.split_once('?').unwrap_or((url.as_str(), ""));
+                let (server, _) = path.rsplit_once('/').unwrap();
+                let options = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{options}")
+                };
                 postgres_db = Some((url.clone(), name.clone()));
-                Some(format!("{server}/{name}"))
+                Some(format!("{server}/{name}{options}"))
             }
             None => None,
         };
@@ -1027,10 +1038,32 @@ async fn earn_certificate(client: &reqwest::Client, base: &str) -> String {
     mine["items"][0]["code"].as_str().unwrap().to_string()
 }
 
-async fn run_verify(server: &Server, connections: usize, seconds: u64) {
+async fn run_verify(server: &Server, connections: usize, seconds: u64, wrk: bool) {
     let base = server.base.clone();
     let client = client(connections);
     let code = earn_certificate(&client, &base).await;
+    let (server_cpu, driver_cpu) = (server.cpu_seconds(), cpu_seconds("/proc/self/stat"));
+    if wrk {
+        let out = Command::new("wrk")
+            .args([
+                "-t1",
+                &format!("-c{connections}"),
+                &format!("-d{seconds}s"),
+                "--latency",
+            ])
+            .arg(format!("{base}/api/v1/verify/{code}"))
+            .output()
+            .expect("wrk is installed (Debian package wrk)");
+        println!(
+            "verification lookups of one valid code with wrk, {connections} connections:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        println!(
+            "CPU time: server {:.1} s over {seconds} s on 2 cores",
+            server.cpu_seconds() - server_cpu
+        );
+        return;
+    }
     let (mut found, mut unknown, wall) = for_seconds(connections, seconds, |w, stop| {
         let (client, base, code) = (client.clone(), base.clone(), code.clone());
         async move {
@@ -1064,6 +1097,12 @@ async fn run_verify(server: &Server, connections: usize, seconds: u64) {
     );
     found.report("valid", wall);
     unknown.report("unknown", wall);
+    println!(
+        "CPU time: server {:.1} s, load driver {:.1} s (of {:.1} s available on 2 cores)",
+        server.cpu_seconds() - server_cpu,
+        cpu_seconds("/proc/self/stat") - driver_cpu,
+        wall * 2.0
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,11 +1157,18 @@ async fn main() {
             .await;
         }
         Load::Verify {
+            wrk,
             connections,
             seconds,
             ..
         } => {
-            run_verify(&server, connections.clamp(1, 1_024), seconds.clamp(1, 600)).await;
+            run_verify(
+                &server,
+                connections.clamp(1, 1_024),
+                seconds.clamp(1, 600),
+                wrk,
+            )
+            .await;
         }
     }
     server.finish().await;

@@ -921,9 +921,9 @@ pub async fn finalize(
     )
     .await?;
     txn.commit().await?;
-    // A certificate issued above gets its PDF now, outside the write transaction.
-    crate::certificates::service::render_after_commit(db, mailer.public_url(), Some(a.user_id))
-        .await;
+    // A certificate issued above gets its PDF now, outside the write transaction, without
+    // making the learner wait for it.
+    crate::certificates::service::render_in_background(db, mailer.public_url(), Some(a.user_id));
     Ok(())
 }
 

@@ -3,19 +3,21 @@
 //! text takes the first face that has its glyphs), subset to the glyphs used, with a QR code of
 //! the verification URL and the signed credential attached as `credential.jwt`.
 //!
-//! The fonts are parsed once per process; each document only subsets them.
+//! The fonts are parsed once per process; each document only subsets them. Bold CJK text is
+//! the regular CJK face filled and stroked with its own colour (a "faux bold"): a second CJK face
+//! would cost about 37 MB of memory per process (its 17 MB file, a parsed copy, its tables) for
+//! the holder's name and the title, which is most of what the stroke gives.
 use std::sync::OnceLock;
 
 use printpdf::{
     Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle,
-    PdfPage, PdfSaveOptions, PdfWarnMsg, Point, Pt, Rect, Rgb, TextItem,
+    PdfPage, PdfSaveOptions, PdfWarnMsg, Point, Pt, Rect, Rgb, TextItem, TextRenderingMode,
 };
 
 use super::code;
 use super::credential::CertificateData;
 
 static CJK_REGULAR: &[u8] = include_bytes!("../../assets/fonts/NotoSansCJKsc-Regular.otf");
-static CJK_BOLD: &[u8] = include_bytes!("../../assets/fonts/NotoSansCJKsc-Bold.otf");
 static LATIN_REGULAR: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Regular.ttf");
 static LATIN_BOLD: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Bold.ttf");
 
@@ -24,23 +26,42 @@ pub struct Fonts {
     latin: ParsedFont,
     latin_bold: ParsedFont,
     cjk: ParsedFont,
-    cjk_bold: ParsedFont,
+}
+
+/// How a run of text is drawn: which face (an index into the document's font ids) and whether it
+/// is stroked to look bold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Face {
+    index: usize,
+    faux_bold: bool,
 }
 
 impl Fonts {
-    /// The face for a character: Noto Sans when it has it, else Noto Sans CJK.
-    fn face(&self, c: char, bold: bool) -> (usize, &ParsedFont) {
+    /// The face for a character: Noto Sans when it has it, else Noto Sans CJK (stroked when bold).
+    fn face(&self, c: char, bold: bool) -> (Face, &ParsedFont) {
         let latin = if bold { &self.latin_bold } else { &self.latin };
         if latin.lookup_glyph_index(u32::from(c)).is_some() {
-            return (if bold { 1 } else { 0 }, latin);
+            let index = usize::from(bold);
+            return (
+                Face {
+                    index,
+                    faux_bold: false,
+                },
+                latin,
+            );
         }
-        if bold {
-            (3, &self.cjk_bold)
-        } else {
-            (2, &self.cjk)
-        }
+        (
+            Face {
+                index: 2,
+                faux_bold: bold,
+            },
+            &self.cjk,
+        )
     }
 }
+
+/// The stroke that makes regular CJK glyphs look bold, as a share of the font size.
+const FAUX_BOLD_STROKE: f32 = 0.035;
 
 static FONTS: OnceLock<Result<Fonts, String>> = OnceLock::new();
 
@@ -53,12 +74,16 @@ pub fn fonts() -> Result<&'static Fonts, String> {
                 ParsedFont::from_bytes(bytes, 0, &mut warnings)
                     .ok_or_else(|| format!("the shipped font {name} does not parse"))
             };
-            Ok(Fonts {
+            let fonts = Fonts {
                 latin: parse(LATIN_REGULAR, "NotoSans-Regular")?,
                 latin_bold: parse(LATIN_BOLD, "NotoSans-Bold")?,
                 cjk: parse(CJK_REGULAR, "NotoSansCJKsc-Regular")?,
-                cjk_bold: parse(CJK_BOLD, "NotoSansCJKsc-Bold")?,
-            })
+            };
+            // The parsed faces hold their own copies: the embedded files are never read again.
+            for bytes in [CJK_REGULAR, LATIN_REGULAR, LATIN_BOLD] {
+                release_pages(bytes);
+            }
+            Ok(fonts)
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -91,9 +116,38 @@ fn rgb(r: u8, g: u8, b: u8) -> Color {
     ))
 }
 
-/// Splits text into runs of one face each: (face index, text).
-fn runs(fonts: &Fonts, text: &str, bold: bool) -> Vec<(usize, String)> {
-    let mut out: Vec<(usize, String)> = Vec::new();
+/// Tells the kernel that the pages of an embedded file are no longer needed, so they leave the
+/// process's resident memory (33 MB of fonts otherwise stay resident after one parse). The pages
+/// are a read-only private mapping of the executable: if they are ever read again, the kernel
+/// reads them back from the file, so the contents never change.
+#[cfg(target_os = "linux")]
+fn release_pages(bytes: &'static [u8]) {
+    const PAGE: usize = 4096;
+    let start = bytes.as_ptr() as usize;
+    let first = start.div_ceil(PAGE) * PAGE;
+    let end = (start + bytes.len()) / PAGE * PAGE;
+    if end <= first {
+        return;
+    }
+    // SAFETY: [first, end) lies inside `bytes`, a static in the executable's read-only data,
+    // which is mapped privately from the file and never written; MADV_DONTNEED only drops the
+    // resident copies of those pages, which the kernel reads back from the file on the next
+    // access. No Rust reference observes a change.
+    let rc = unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED) };
+    if rc != 0 {
+        tracing::debug!(
+            "madvise on embedded font pages: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release_pages(_bytes: &'static [u8]) {}
+
+/// Splits text into runs of one face each.
+fn runs(fonts: &Fonts, text: &str, bold: bool) -> Vec<(Face, String)> {
+    let mut out: Vec<(Face, String)> = Vec::new();
     for c in text.chars() {
         let (face, _) = fonts.face(c, bold);
         match out.last_mut() {
@@ -120,8 +174,8 @@ fn width_mm(fonts: &Fonts, text: &str, size_pt: f32, bold: bool) -> f32 {
 struct Canvas<'a> {
     ops: Vec<Op>,
     fonts: &'a Fonts,
-    /// Font ids by face index: latin, latin bold, cjk, cjk bold.
-    ids: [FontId; 4],
+    /// Font ids by face index: latin, latin bold, cjk.
+    ids: [FontId; 3],
 }
 
 #[derive(Clone, Copy)]
@@ -156,6 +210,17 @@ impl Canvas<'_> {
             Align::Center => x - w / 2.0,
             Align::Right => x - w,
         };
+        let runs = runs(self.fonts, text, bold);
+        let stroked = runs.iter().any(|(face, _)| face.faux_bold);
+        if stroked {
+            self.ops.extend([
+                Op::SaveGraphicsState,
+                Op::SetOutlineColor { col: color.clone() },
+                Op::SetOutlineThickness {
+                    pt: Pt(size * FAUX_BOLD_STROKE),
+                },
+            ]);
+        }
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFillColor { col: color },
@@ -164,16 +229,35 @@ impl Canvas<'_> {
             },
         ]);
         // Each run continues where the previous one ended.
-        for (face, run) in runs(self.fonts, text, bold) {
+        let mut filled_only = true;
+        for (face, run) in runs {
+            if face.faux_bold == filled_only {
+                filled_only = !face.faux_bold;
+                self.ops.push(Op::SetTextRenderingMode {
+                    mode: if face.faux_bold {
+                        TextRenderingMode::FillStroke
+                    } else {
+                        TextRenderingMode::Fill
+                    },
+                });
+            }
             self.ops.push(Op::SetFont {
-                font: PdfFontHandle::External(self.ids[face].clone()),
+                font: PdfFontHandle::External(self.ids[face.index].clone()),
                 size: Pt(size),
             });
             self.ops.push(Op::ShowText {
                 items: vec![TextItem::Text(run)],
             });
         }
+        if !filled_only {
+            self.ops.push(Op::SetTextRenderingMode {
+                mode: TextRenderingMode::Fill,
+            });
+        }
         self.ops.push(Op::EndTextSection);
+        if stroked {
+            self.ops.push(Op::RestoreGraphicsState);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -280,7 +364,6 @@ pub fn render(
         doc.add_font(&fonts.latin),
         doc.add_font(&fonts.latin_bold),
         doc.add_font(&fonts.cjk),
-        doc.add_font(&fonts.cjk_bold),
     ];
     let mut c = Canvas {
         ops: Vec::new(),

@@ -727,6 +727,15 @@ pub async fn render_after_commit(db: &DatabaseConnection, public_url: &str, hold
     }
 }
 
+/// [`render_after_commit`] without waiting for it: after an exam's submit, so a learner does not
+/// wait for the PDF threads (in a burst of submits, 1,000 renders queue up for seconds) and the
+/// request's slot is free again. Until the PDF is stored, the learner's list, the organization
+/// list and the download render it on the spot.
+pub fn render_in_background(db: &DatabaseConnection, public_url: &str, holder: Option<i64>) {
+    let (db, public_url) = (db.clone(), public_url.to_string());
+    tokio::spawn(async move { render_after_commit(&db, &public_url, holder).await });
+}
+
 /// Reissues a valid certificate with the holder's current name (a name correction): the new
 /// certificate supersedes the old one, which verifies as "superseded" with a link.
 pub async fn reissue(
