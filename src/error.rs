@@ -253,8 +253,39 @@ impl From<DbErr> for AppError {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::SqlxError(_)) => {
                 AppError::Unavailable(err.into())
             }
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))
+                if database_unavailable(e) =>
+            {
+                AppError::Unavailable(err.into())
+            }
             _ => AppError::Internal(err.into()),
         }
+    }
+}
+
+/// Whether a failed query says the database cannot be reached or used right now (worth a retry
+/// later), rather than that the query was wrong: the connection broke, the pool is gone, SQLite's
+/// file stayed locked past the busy timeout, PostgreSQL is shutting down or refusing
+/// connections.
+fn database_unavailable(err: &sea_orm::SqlxError) -> bool {
+    use sea_orm::SqlxError as E;
+    match err {
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
+        E::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes (the
+            // primary code is the low byte).
+            if let Ok(n) = code.parse::<u32>() {
+                return matches!(n & 0xff, 5 | 6);
+            }
+            // PostgreSQL: connection exceptions (class 08), operator intervention (57P01
+            // admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now), too many
+            // connections (53300).
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }
+        _ => false,
     }
 }
 

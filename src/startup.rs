@@ -239,6 +239,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let workers = state.settings.workers;
     let max_body = state.settings.max_body_bytes;
+    // Behind TLS (an https public URL), browsers are told to use nothing else for a year.
+    let hsts = state.settings.secure_cookies();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -263,6 +265,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                          object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
                     )),
             )
+            .wrap(actix_web::middleware::Condition::new(
+                hsts,
+                DefaultHeaders::new().add((
+                    header::STRICT_TRANSPORT_SECURITY,
+                    "max-age=31536000; includeSubDomains",
+                )),
+            ))
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::default())
     })

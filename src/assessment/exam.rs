@@ -1310,6 +1310,11 @@ pub async fn review<C: ConnectionTrait>(
     if a.org_id != viewer.org_id {
         return Err(AppError::NotFound);
     }
+    // The key is never shown to the person sitting the attempt while it is open, even when that
+    // person is a trainer.
+    if a.user_id == viewer.user_id && a.finished_at.is_none() {
+        return Err(AppError::Forbidden(Msg::new("error.review_while_open")));
+    }
     let rows = attempt_question::Entity::find()
         .filter(attempt_question::Column::AttemptId.eq(a.id))
         .order_by_asc(attempt_question::Column::Position)

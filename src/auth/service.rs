@@ -4,7 +4,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
     ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -229,6 +229,17 @@ async fn record_failure<C: ConnectionTrait>(
     allowed: i32,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    // On PostgreSQL two failures at once would both read the same count and one increment would
+    // be lost: the key's counter is locked for the transaction first. (SQLite's write
+    // transaction already runs one at a time.)
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        conn.execute(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [key.into()],
+        ))
+        .await?;
+    }
     let existing = login_throttle::Entity::find_by_id(key.to_string())
         .one(conn)
         .await?;

@@ -25,6 +25,10 @@ pub struct Claims {
     pub ver: i32,
     pub exp: i64,
     pub iat: i64,
+    /// Not valid before (the issue time). Tokens issued before this claim existed have none; a
+    /// token issued in the future is refused by its `iat` as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub iss: String,
     pub aud: String,
 }
@@ -50,6 +54,7 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 30;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
@@ -80,6 +85,7 @@ impl TokenKeys {
             roles: roles.to_vec(),
             ver: version,
             iat: now,
+            nbf: Some(now),
             exp: now + self.ttl_seconds,
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_string(),
@@ -87,11 +93,17 @@ impl TokenKeys {
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(AppError::internal)
     }
 
-    /// Verifies signature, algorithm, expiry, issuer and audience.
+    /// Verifies signature, algorithm, expiry, not-before, issue time, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|_| AppError::Unauthenticated)
+            .map_err(|_| AppError::Unauthenticated)?;
+        // A token cannot have been issued after now (beyond the clock leeway).
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(0);
+        if claims.iat > Utc::now().timestamp() + leeway {
+            return Err(AppError::Unauthenticated);
+        }
+        Ok(claims)
     }
 }
 
@@ -128,5 +140,57 @@ mod tests {
         let other_issuer = TokenKeys::with_issuer(&[7u8; 32], "elsewhere", 60);
         assert!(other_issuer.verify(&token).is_err());
         Ok(())
+    }
+
+    /// Signs claims as given, with the right secret and any algorithm.
+    fn sign(alg: Algorithm, claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(alg),
+            claims,
+            &EncodingKey::from_secret(&[7u8; 32]),
+        )
+        .unwrap_or_default()
+    }
+
+    fn claims(now: i64) -> serde_json::Value {
+        serde_json::json!({
+            "sub": "5", "org": 2, "roles": ["admin"], "ver": 0,
+            "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE,
+        })
+    }
+
+    #[test]
+    fn the_right_secret_is_not_enough() {
+        let k = keys();
+        let now = Utc::now().timestamp();
+        assert!(k.verify(&sign(Algorithm::HS256, &claims(now))).is_ok());
+        // Another HMAC algorithm with the same secret.
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            assert!(k.verify(&sign(alg, &claims(now))).is_err(), "{alg:?}");
+        }
+        let mut c = claims(now);
+        c["aud"] = "another-service".into();
+        assert!(k.verify(&sign(Algorithm::HS256, &c)).is_err(), "audience");
+        let mut c = claims(now);
+        c["exp"] = (now - 120).into();
+        assert!(k.verify(&sign(Algorithm::HS256, &c)).is_err(), "expired");
+        let mut c = claims(now);
+        c["nbf"] = (now + 600).into();
+        assert!(
+            k.verify(&sign(Algorithm::HS256, &c)).is_err(),
+            "not yet valid"
+        );
+        // Issued in the future, without nbf.
+        let c = claims(now + 600);
+        assert!(
+            k.verify(&sign(Algorithm::HS256, &c)).is_err(),
+            "issued later"
+        );
+        // Within the clock leeway, both pass.
+        let mut c = claims(now + 10);
+        c["nbf"] = (now + 10).into();
+        assert!(k.verify(&sign(Algorithm::HS256, &c)).is_ok(), "leeway");
+        // An older token without nbf is still accepted.
+        assert!(k.verify(&sign(Algorithm::HS256, &claims(now - 5))).is_ok());
     }
 }

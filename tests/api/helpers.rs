@@ -236,6 +236,10 @@ pub struct AppOptions {
     pub verify_rate_limit: Option<u32>,
     /// `TALENTCERT_LOGIN_ACCOUNT_FAILURES`; none keeps the default.
     pub login_account_failures: Option<i32>,
+    /// `TALENTCERT_LOGIN_ADDRESS_FAILURES`; none keeps the default.
+    pub login_address_failures: Option<i32>,
+    /// `TALENTCERT_PUBLIC_URL`; none keeps the default (the bound address, http).
+    pub public_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -248,6 +252,8 @@ impl Default for AppOptions {
             content: false,
             verify_rate_limit: None,
             login_account_failures: None,
+            login_address_failures: None,
+            public_url: None,
         }
     }
 }
@@ -292,6 +298,13 @@ pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
     }
     if let Some(n) = options.login_account_failures {
         settings.login_throttle.account_failures = n;
+    }
+    if let Some(n) = options.login_address_failures {
+        settings.login_throttle.address_failures = n;
+    }
+    if let Some(url) = options.public_url {
+        settings.public_url = url;
+        settings.public_url_configured = true;
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();

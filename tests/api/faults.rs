@@ -1,0 +1,108 @@
+//! The database becomes unavailable under the service, and comes back.
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
+
+use crate::helpers::{json, spawn_app, TestApp};
+
+async fn create_user(app: &TestApp, admin: &str, email: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/users",
+        admin,
+        &json!({"email": email, "display_name": "Outage Test", "roles": ["learner"]}),
+    )
+    .await
+}
+
+async fn users_named(app: &TestApp, email: &str) -> i64 {
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let sql = if backend == DbBackend::Postgres {
+        "SELECT COUNT(*) AS n FROM users WHERE email = $1"
+    } else {
+        "SELECT COUNT(*) AS n FROM users WHERE email = ?"
+    };
+    db.query_one(Statement::from_sql_and_values(backend, sql, [email.into()]))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+}
+
+/// A 503 with a problem body.
+async fn assert_unavailable(what: &str, answer: reqwest::Response) {
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+    assert!(answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/problem+json"));
+    let problem = json(answer).await;
+    assert_eq!(
+        problem["type"], "urn:talentcert:problem:unavailable",
+        "{what}"
+    );
+    assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+#[tokio::test]
+async fn a_locked_or_dropped_database_answers_503_writes_nothing_and_recovers() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let db = app.db.connect().await;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // Another process holds SQLite's write lock longer than the service's busy timeout.
+        let lock = talentcert::db::begin_write(&db).await.unwrap();
+        assert_unavailable(
+            "a write while the file is locked",
+            create_user(&app, &admin, "outage@demo.test").await,
+        )
+        .await;
+        assert_unavailable(
+            "/readyz",
+            app.api.get(app.url("/readyz")).send().await.unwrap(),
+        )
+        .await;
+        // Reads still work in WAL mode.
+        assert_eq!(
+            app.get("/api/v1/users", &admin).await.status(),
+            StatusCode::OK
+        );
+        lock.rollback().await.unwrap();
+    } else {
+        // Every connection of the service is cut, as when PostgreSQL restarts.
+        db.execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+        let mut unavailable = 0;
+        loop {
+            let answer = create_user(&app, &admin, "outage@demo.test").await;
+            if answer.status() == StatusCode::CREATED {
+                break;
+            }
+            assert_unavailable("a write on a cut connection", answer).await;
+            unavailable += 1;
+            assert!(unavailable < 30, "the pool never recovered");
+        }
+        assert_eq!(users_named(&app, "outage@demo.test").await, 1);
+    }
+    // Nothing was half-written, and the service recovered by itself.
+    assert_eq!(
+        app.api
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    if db.get_database_backend() == DbBackend::Sqlite {
+        assert_eq!(users_named(&app, "outage@demo.test").await, 0);
+        let created = create_user(&app, &admin, "outage@demo.test").await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(users_named(&app, "outage@demo.test").await, 1);
+    }
+}

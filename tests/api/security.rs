@@ -1,0 +1,217 @@
+//! Security headers, and login throttling against a spread of addresses.
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{json, spawn_app, spawn_app_with, AppOptions, TestDb, DEMO_PASSWORD};
+
+/// The headers every answer carries, whatever produced it.
+fn assert_security_headers(what: &str, headers: &reqwest::header::HeaderMap) {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .unwrap_or_else(|| panic!("{what}: no {name}"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    assert_eq!(get("referrer-policy"), "same-origin", "{what}");
+    let csp = get("content-security-policy");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(directive), "{what}: {directive} not in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+    assert!(!csp.contains("unsafe-eval"), "{what}: {csp}");
+}
+
+#[tokio::test]
+async fn every_kind_of_answer_carries_the_security_headers_and_hsts_only_behind_tls() {
+    let app = spawn_app().await;
+    let learner = app.token("learner").await;
+    let answers = [
+        (
+            "a page",
+            app.api.get(app.url("/login")).send().await.unwrap(),
+        ),
+        (
+            "an asset",
+            app.api
+                .get(app.url("/static/app.css"))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "an API answer",
+            app.get("/api/v1/me/certificates", &learner).await,
+        ),
+        ("a problem", app.get("/api/v1/users", &learner).await),
+        (
+            "a missing page",
+            app.api.get(app.url("/no-such-page")).send().await.unwrap(),
+        ),
+        (
+            "a probe",
+            app.api.get(app.url("/healthz")).send().await.unwrap(),
+        ),
+    ];
+    for (what, answer) in &answers {
+        assert_security_headers(what, answer.headers());
+        assert!(
+            answer.headers().get("strict-transport-security").is_none(),
+            "{what}: no HSTS over plain http"
+        );
+    }
+
+    let tls = spawn_app_with(
+        TestDb::fresh().await,
+        AppOptions {
+            public_url: Some("https://certs.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    for path in ["/login", "/healthz", "/api/v1/verify/0000000000000"] {
+        let answer = tls.api.get(tls.url(path)).send().await.unwrap();
+        assert_security_headers(path, answer.headers());
+        let hsts = answer.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap();
+        assert!(hsts.starts_with("max-age=31536000"), "{path}: {hsts}");
+    }
+}
+
+/// A client whose connections come from another loopback address (Linux routes all of
+/// 127.0.0.0/8 to the loopback interface).
+fn client_from(last_octet: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last_octet]))
+        .build()
+        .unwrap()
+}
+
+async fn login_from(
+    client: &reqwest::Client,
+    app: &crate::helpers::TestApp,
+    email: &str,
+    password: &str,
+) -> StatusCode {
+    client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn guessing_one_password_from_many_addresses_is_throttled_per_account() {
+    let app = spawn_app().await;
+    // Five wrong guesses, each from its own address.
+    for n in 2..=6u8 {
+        let status = login_from(&client_from(n), &app, "hr@demo.test", "wrong-password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess from 127.0.0.{n}");
+    }
+    // A sixth address, even with the right password, waits.
+    let blocked = client_from(7)
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": "hr@demo.test", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked.headers().get("retry-after").is_some());
+    assert_eq!(
+        json(blocked).await["type"],
+        "urn:talentcert:problem:too-many-requests"
+    );
+    // The addresses themselves are not blocked for other accounts.
+    assert_eq!(
+        login_from(&client_from(2), &app, "learner@demo.test", DEMO_PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn one_address_guessing_across_accounts_is_throttled_per_address() {
+    let app = spawn_app_with(
+        TestDb::fresh().await,
+        AppOptions {
+            login_address_failures: Some(4),
+            ..Default::default()
+        },
+    )
+    .await;
+    let guesser = client_from(9);
+    // One wrong guess on each of four accounts: no account reaches its own limit.
+    for who in ["admin", "hr", "trainer", "learner"] {
+        let status = login_from(
+            &guesser,
+            &app,
+            &format!("{who}@demo.test"),
+            "wrong-password",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{who}");
+    }
+    // The address is now blocked, for any account, right password or not.
+    assert_eq!(
+        login_from(&guesser, &app, "learner@demo.test", DEMO_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&guesser, &app, "nobody@demo.test", "x").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another address signs in to the same accounts.
+    assert_eq!(
+        login_from(&client_from(10), &app, "learner@demo.test", DEMO_PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_trainer_sitting_an_exam_cannot_read_the_key_of_their_own_open_attempt() {
+    use crate::exams::{cert_id, exam_app, start_attempt};
+    let (app, _dir) = exam_app().await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &trainer, "uo-open").await;
+    let attempt = start_attempt(&app, &trainer, id).await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let text = serde_json::to_string(&attempt).unwrap();
+    assert!(!text.contains("correct_response"), "{text}");
+    let review = app
+        .get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+        .await;
+    assert_eq!(review.status(), StatusCode::FORBIDDEN);
+    let problem = json(review).await;
+    assert!(!problem.to_string().contains("correct_response"));
+    // Another trainer of the organization may review it (they write the banks), and the holder
+    // may once it is finished.
+    let submitted = app
+        .post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &trainer,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(submitted.status(), StatusCode::OK);
+    let review = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/review"), &trainer)
+            .await,
+    )
+    .await;
+    assert!(
+        review["questions"][0].get("correct_response").is_some(),
+        "{review}"
+    );
+}
