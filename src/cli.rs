@@ -40,6 +40,8 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             json,
         } => verify(&file, jwks.as_deref(), status.as_deref(), json).await,
         Command::RotateKey { org } => rotate_key(&org, settings).await,
+        Command::Backup { file } => crate::backup::backup(&settings, &file).await,
+        Command::Restore { file } => crate::backup::restore(&settings, &file).await,
         Command::ImportContent { dir, force } => import_content(dir, force, settings).await,
         Command::ExportContent { dir, courses, org } => {
             export_content(dir, courses, org, settings).await

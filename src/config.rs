@@ -84,6 +84,18 @@ pub enum Command {
         #[arg(long, default_value = "platform")]
         org: String,
     },
+    /// Write a consistent copy of the SQLite database to a new file, while the service runs.
+    /// (PostgreSQL: use pg_dump, see the README.)
+    Backup {
+        /// The file to write; it must not exist yet.
+        file: PathBuf,
+    },
+    /// Replace the SQLite database with a backup. Stop the service first: a database in use is
+    /// refused. The backup is checked (integrity, talentcert's schema) before anything changes.
+    Restore {
+        /// A file written by `talentcert backup`.
+        file: PathBuf,
+    },
     /// List the email outbox (newest first).
     Outbox {
         /// Only messages in this status: queued, sending, sent or dead.

@@ -2,6 +2,7 @@
 pub mod assessment;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod certificates;
 pub mod cli;

@@ -106,3 +106,77 @@ async fn a_locked_or_dropped_database_answers_503_writes_nothing_and_recovers() 
         assert_eq!(users_named(&app, "outage@demo.test").await, 1);
     }
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_and_its_certificates_still_verify() {
+    use crate::cli::talentcert;
+    let (app, _content) = crate::exams::exam_app().await;
+    crate::certificates::pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("talentcert-backup.db");
+    let run = |args: &[&std::ffi::OsStr], db: &crate::helpers::TestDb| {
+        let out = talentcert(db).args(args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let backup_args = [std::ffi::OsStr::new("backup"), file.as_os_str()];
+    let restore_args = [std::ffi::OsStr::new("restore"), file.as_os_str()];
+
+    if matches!(app.db, crate::helpers::TestDb::Postgres { .. }) {
+        let (ok, text) = run(&backup_args, &app.db);
+        assert!(!ok && text.contains("pg_dump"), "{text}");
+        return;
+    }
+    // Online: the service keeps running.
+    let (ok, text) = run(&backup_args, &app.db);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("signing keys"),
+        "the backup's secrets are named: {text}"
+    );
+    let (ok, text) = run(&backup_args, &app.db);
+    assert!(!ok && text.contains("exists already"), "{text}");
+    let (ok, text) = run(&restore_args, &app.db);
+    assert!(
+        !ok && text.contains("in use"),
+        "no restore under a running service: {text}"
+    );
+
+    // The service's machine is lost: restore onto a new one (an empty data directory).
+    let junk = backups.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("talentcert.db");
+    let db = crate::helpers::TestDb::Sqlite { _dir: dir, path };
+    let (ok, text) = run(&[std::ffi::OsStr::new("restore"), junk.as_os_str()], &db);
+    assert!(!ok && text.contains("cannot be restored"), "{text}");
+    let (ok, text) = run(&restore_args, &db);
+    assert!(ok, "{text}");
+    drop(app);
+
+    let app = crate::helpers::spawn_app_with(db, crate::helpers::AppOptions::default()).await;
+    let report = json(
+        app.api
+            .get(app.url(&format!("/api/v1/verify/{code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(report["status"], "valid", "{report}");
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true),
+        "{report}"
+    );
+}
