@@ -91,7 +91,7 @@ pub async fn login(
 pub async fn logout(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
     let mut response = HttpResponse::NoContent();
     if let AuthVia::Session { session_id, .. } = &user.via {
-        service::end_session(&state.db, session_id).await?;
+        service::end_session(&state.db, session_id, user.id, user.org_id).await?;
         let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
         removal.make_removal();
         response.cookie(removal);

@@ -421,11 +421,31 @@ pub async fn find_session<C: ConnectionTrait>(
 }
 
 /// Ends a session.
-pub async fn end_session<C: ConnectionTrait>(conn: &C, session_id: &str) -> Result<(), DbErr> {
-    session::Entity::delete_by_id(session_id.to_string())
-        .exec(conn)
+pub async fn end_session(
+    db: &DatabaseConnection,
+    session_id: &str,
+    user_id: i64,
+    org_id: i64,
+) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let ended = session::Entity::delete_by_id(session_id.to_string())
+        .exec(&txn)
         .await?;
-    Ok(())
+    if ended.rows_affected == 1 {
+        audit::record(
+            &txn,
+            AuditEvent {
+                org_id: Some(org_id),
+                actor_user_id: Some(user_id),
+                action: "auth.logout",
+                target_type: "user",
+                target_id: Some(user_id.to_string()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    txn.commit().await
 }
 
 // ---------------------------------------------------------------------------------------------

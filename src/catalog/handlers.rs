@@ -521,11 +521,11 @@ pub async fn put_gift(
     req: HttpRequest,
     trainer: RequireRole<Trainer>,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: crate::web::ApiBytes,
 ) -> AppResult<HttpResponse> {
     let _ = &req;
-    let text =
-        std::str::from_utf8(&body).map_err(|_| AppError::BadRequest(Msg::new("error.not_utf8")))?;
+    let text = std::str::from_utf8(&body.0)
+        .map_err(|_| AppError::BadRequest(Msg::new("error.not_utf8")))?;
     let summary = bank::import_gift(
         &state.db,
         &viewer(&state, &trainer),

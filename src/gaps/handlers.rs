@@ -52,7 +52,7 @@ pub async fn import_roster(
     req: HttpRequest,
     staff: RequireRole<AdminOrHr>,
     query: web::Query<RosterQuery>,
-    body: web::Bytes,
+    body: crate::web::ApiBytes,
 ) -> AppResult<HttpResponse> {
     let full = match query.mode.as_deref() {
         None | Some("merge") => false,
@@ -67,7 +67,7 @@ pub async fn import_roster(
         &state.db,
         &state.mailer,
         &importer,
-        &body,
+        &body.0,
         full,
         query.dry_run.unwrap_or(true),
         request_lang(&req),
@@ -906,7 +906,7 @@ pub async fn import_framework(
     user: CurrentUser,
     path: web::Path<String>,
     query: web::Query<FrameworkQuery>,
-    body: web::Bytes,
+    body: crate::web::ApiBytes,
 ) -> AppResult<HttpResponse> {
     if user.org_id != state.platform_org_id || !(user.has(Role::Trainer) || user.has(Role::Admin)) {
         return Err(AppError::Forbidden(Msg::new("error.platform_content")));
@@ -915,7 +915,7 @@ pub async fn import_framework(
     let report = super::framework::import(
         &state.db,
         &path,
-        &body,
+        &body.0,
         lang,
         query.dry_run.unwrap_or(false),
         request_lang(&req),

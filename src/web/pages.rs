@@ -184,11 +184,11 @@ pub async fn logout_submit(
     user: MaybeUser,
 ) -> AppResult<HttpResponse> {
     if let Some(CurrentUser {
+        principal,
         via: AuthVia::Session { session_id, .. },
-        ..
     }) = user.0
     {
-        service::end_session(&state.db, &session_id).await?;
+        service::end_session(&state.db, &session_id, principal.id, principal.org_id).await?;
     }
     let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     removal.make_removal();

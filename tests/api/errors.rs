@@ -92,6 +92,64 @@ async fn an_oversized_body_is_a_413() {
 }
 
 #[tokio::test]
+async fn oversized_uploads_are_a_413_problem_on_every_raw_body_route() {
+    let app = spawn_app().await;
+    let hr = app.token("hr").await;
+    let trainer = app.token("trainer").await;
+    let huge = "x".repeat(200 * 1024);
+    let uploads = [
+        (reqwest::Method::POST, "/api/v1/roster", &hr, "text/csv"),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/courses/1/questions.gift",
+            &trainer,
+            "text/plain",
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/job-categories/user-operation/framework.csv",
+            &trainer,
+            "text/csv",
+        ),
+    ];
+    for (method, path, token, content_type) in uploads {
+        // With a Content-Length, and streamed without one.
+        for chunked in [false, true] {
+            let body = if chunked {
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                    (0..50).map(|_| Ok(vec![b'x'; 4096])).collect();
+                reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+            } else {
+                reqwest::Body::from(huge.clone())
+            };
+            let response = app
+                .api
+                .request(method.clone(), app.url(path))
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "{method} {path}, chunked {chunked}"
+            );
+            assert!(response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/problem+json"));
+            let body = json(response).await;
+            assert!(
+                body["detail"].as_str().unwrap().contains("65536"),
+                "{path}: {body}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn hostile_bodies_never_cause_a_500() {
     let app = spawn_app().await;
     let admin = app.token("admin").await;

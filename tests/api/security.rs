@@ -215,3 +215,27 @@ async fn a_trainer_sitting_an_exam_cannot_read_the_key_of_their_own_open_attempt
         "{review}"
     );
 }
+
+#[tokio::test]
+async fn signing_out_is_audited_in_the_page_and_the_api() {
+    let app = spawn_app().await;
+    let (client, csrf) = crate::auth::page_session(&app, "hr@demo.test").await;
+    let out = client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let (client, csrf) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let out = client
+        .post(app.url("/api/v1/auth/logout"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let admin = app.token("admin").await;
+    let entries = json(app.get("/api/v1/audit?action=auth.logout", &admin).await).await;
+    assert_eq!(entries["total"], 2, "{entries}");
+}
