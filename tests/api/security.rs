@@ -239,3 +239,139 @@ async fn signing_out_is_audited_in_the_page_and_the_api() {
     let entries = json(app.get("/api/v1/audit?action=auth.logout", &admin).await).await;
     assert_eq!(entries["total"], 2, "{entries}");
 }
+
+/// Every state-changing page route in the source (`#[post("/…")]` outside `/api`), with its
+/// path parameters filled in.
+fn page_form_routes() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines() {
+                    for method in ["post", "put", "patch", "delete"] {
+                        let prefix = format!("#[{method}(\"/");
+                        if let Some(rest) = line.trim().strip_prefix(&prefix) {
+                            let route = format!("/{}", rest.split('"').next().unwrap());
+                            if !route.starts_with("/api/") {
+                                assert_eq!(method, "post", "pages only post forms: {route}");
+                                out.push(route);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut out,
+    );
+    out.iter()
+        .map(|route| {
+            route
+                .split('/')
+                .map(|part| match part {
+                    "{code}" => "7KQ2M9XD4TRAP",
+                    "{token}" => "some-token",
+                    p if p.starts_with('{') => "1",
+                    p => p,
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_page_form_checks_its_csrf_token() {
+    let app = spawn_app().await;
+    let routes = page_form_routes();
+    assert!(routes.len() >= 30, "found {} page routes", routes.len());
+    let (admin, admin_csrf) = crate::auth::page_session(&app, "admin@demo.test").await;
+    let (_, learner_csrf) = crate::auth::page_session(&app, "learner@demo.test").await;
+    assert_ne!(admin_csrf, learner_csrf);
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let audit_before = json(
+        app.get("/api/v1/audit?limit=1", &app.token("admin").await)
+            .await,
+    )
+    .await["total"]
+        .clone();
+    for route in &routes {
+        let url = app.url(route);
+        // A signed-in form: no token, a made-up one, another person's session token.
+        for (what, form) in [
+            ("no token", vec![("name", "x")]),
+            (
+                "a wrong token",
+                vec![("csrf_token", "0".repeat(64).leak() as &str)],
+            ),
+            (
+                "another session's token",
+                vec![("csrf_token", learner_csrf.as_str())],
+            ),
+        ] {
+            let answer = admin.post(&url).form(&form).send().await.unwrap();
+            assert_eq!(
+                answer.status(),
+                StatusCode::FORBIDDEN,
+                "POST {route} with {what}"
+            );
+        }
+        // A signed-in file upload without the token.
+        let multipart = reqwest::multipart::Form::new().text("name", "x");
+        let answer = admin.post(&url).multipart(multipart).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "upload to {route}");
+        // Without a session: the double-submit cookie is missing.
+        let answer = anonymous
+            .post(&url)
+            .form(&[("csrf_token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::FORBIDDEN,
+            "anonymous POST {route}"
+        );
+        // Another body type is never taken for a checked form (the public verification page
+        // takes a raw credential or PDF: it only reads).
+        if route == "/verify" {
+            continue;
+        }
+        let answer = admin
+            .post(&url)
+            .header("content-type", "text/plain")
+            .body("csrf_token=x")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_client_error(),
+            "text/plain to {route}: {}",
+            answer.status()
+        );
+    }
+    // Nothing was written by any of them (page sign-ins are the only entries since).
+    let admin_token = app.token("admin").await;
+    let after = json(app.get("/api/v1/audit?limit=200", &admin_token).await).await;
+    let written: Vec<&str> = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(
+            usize::try_from(after["total"].as_i64().unwrap() - audit_before.as_i64().unwrap())
+                .unwrap(),
+        )
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| *a != "auth.login")
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}
