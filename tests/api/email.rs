@@ -662,8 +662,20 @@ async fn one_event_queues_one_email() {
 
 /// Starts the service binary on `db`, delivering to `smtp`; answers the child and its address.
 fn serve(db: &TestDb, smtp: &str) -> (std::process::Child, String) {
+    serve_with(db, smtp, &[])
+}
+
+/// Runs `talentcert serve` (the real binary) on a database, with extra settings; answers the
+/// process and its address.
+pub fn serve_with(
+    db: &TestDb,
+    smtp: &str,
+    settings: &[(&str, &str)],
+) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = crate::cli::talentcert(db)
+    let mut command = crate::cli::talentcert(db);
+    command.envs(settings.iter().copied());
+    let mut child = command
         .env("TALENTCERT_BIND", "127.0.0.1:0")
         .env("TALENTCERT_DEMO", "true")
         .env("TALENTCERT_DEMO_PASSWORD", DEMO_PASSWORD)

@@ -9,12 +9,18 @@ use crate::helpers::{json, problem_fields, spawn_app, TestApp};
 /// The mini catalog plus an open-entry certification drawing four questions.
 pub async fn exam_app() -> (TestApp, tempfile::TempDir) {
     let app = spawn_app().await;
+    let dir = exam_catalog();
+    import_mini(&app, dir.path(), false).await.unwrap();
+    (app, dir)
+}
+
+/// The files of [`exam_app`]'s catalog.
+pub fn exam_catalog() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     mini_catalog(dir.path());
     write(dir.path(), "certifications/uo-open.toml",
         "code = \"uo-open\"\ncategory = \"user-operation\"\nlevel = 2\ntitle = \"UO Open\"\ntitle_zh = \"用户运营开放认证\"\nvalidity_months = 24\npass_percent = 70\nexcellent_percent = 90\nmax_attempts = 2\ncooldown_hours = 24\ntime_limit_minutes = 30\non_timeout = \"auto-submit\"\ncounted_attempt = \"highest\"\nreview = \"after-submit\"\n\n[[blueprint]]\ncompetency = \"uo-rfm\"\neasy = 1\nmedium = 1\n\n[[blueprint]]\ncompetency = \"uo-churn\"\neasy = 1\nmedium = 1\n");
-    import_mini(&app, dir.path(), false).await.unwrap();
-    (app, dir)
+    dir
 }
 
 pub async fn cert_id(app: &TestApp, token: &str, code: &str) -> i64 {
