@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+#[cfg(test)]
+mod fuzzing;
 pub mod gaps;
 pub mod health;
 pub mod i18n;

@@ -26,7 +26,7 @@ pub fn public_jwk(public: &[u8; 32]) -> Value {
 }
 
 /// A new key: PKCS#8 DER of the private key and the public JWK.
-fn generate() -> Result<(Vec<u8>, Value), DbErr> {
+pub(crate) fn generate() -> Result<(Vec<u8>, Value), DbErr> {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let key = SigningKey::from_bytes(&seed);

@@ -671,7 +671,7 @@ fn resolve<'a>(doc: &'a lopdf::Document, object: &'a lopdf::Object) -> Option<&'
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::certificates::credential::AttestedCompetency;

@@ -102,7 +102,7 @@ pub fn decode(bytes: &[u8]) -> Option<(String, &'static str)> {
 
 /// One parsed, valid-so-far line.
 #[derive(Debug, Clone)]
-struct Row {
+pub(crate) struct Row {
     line: u64,
     employee_id: String,
     name: String,
@@ -122,7 +122,7 @@ fn problem(line: u64, column: &str, message: Msg, lang: Lang) -> RowProblem {
 }
 
 /// Reads the CSV text into rows, with every problem of form (not yet of meaning).
-fn parse(text: &str, lang: Lang) -> (Vec<Row>, Vec<RowProblem>) {
+pub(crate) fn parse(text: &str, lang: Lang) -> (Vec<Row>, Vec<RowProblem>) {
     let mut problems = Vec::new();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
