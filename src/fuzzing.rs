@@ -145,7 +145,7 @@ fn fuzz_rounds(target: &str, extra: Vec<Vec<u8>>, divisor: usize, check: impl Fn
     let seed: u64 = std::env::var("TALENTCERT_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x7A1E_27CE_27u64);
+        .unwrap_or(0x007A_1E27_CE27_u64);
     let mut rng = Rng(seed | 1);
     let inputs = corpus.iter().cloned().chain((0..iterations).map(|_| {
         let base = &corpus[rng.below(corpus.len())];
