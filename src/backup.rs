@@ -88,6 +88,17 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let target = file
         .to_str()
         .context("the backup file's path must be valid UTF-8")?;
+    // The backup holds secrets: only its owner may read it. SQLite writes `VACUUM INTO` into an
+    // existing empty file and keeps its permissions.
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(file)
+            .with_context(|| format!("cannot create {}", file.display()))?;
+    }
     let conn = open(
         SqliteConnectOptions::new()
             .filename(&path)
@@ -120,15 +131,28 @@ pub async fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let size = check(file)
         .await
         .with_context(|| format!("{} cannot be restored", file.display()))?;
+    // No process may have the database open: each one holds its lock file shared for as long
+    // as it runs. Held exclusively until the new file is in place.
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let in_use = || {
+        anyhow::anyhow!(
+            "the database at {} is in use: stop the service, then restore",
+            path.display()
+        )
+    };
+    let lock_path = crate::db::sqlite_lock_path(&path);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    lock.try_lock().map_err(|_| in_use())?;
     if path.exists() {
-        // An exclusive lock, without waiting, fails while any other connection has the file open
-        // (a running service keeps its connections open).
-        let in_use = || {
-            anyhow::anyhow!(
-                "the database at {} is in use: stop the service, then restore",
-                path.display()
-            )
-        };
+        // A second guard, for a process that does not take the lock file (an older version, the
+        // sqlite3 shell): an exclusive SQLite lock, without waiting.
         let conn = open(
             SqliteConnectOptions::new()
                 .filename(&path)
@@ -142,25 +166,28 @@ pub async fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
             .map_err(|_| in_use())?;
         conn.execute_unprepared("ROLLBACK").await?;
         conn.close().await?;
-    } else if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let staged = path.with_extension("restoring");
     std::fs::copy(file, &staged)
         .with_context(|| format!("cannot copy the backup to {}", staged.display()))?;
-    // The old database's write-ahead log must not be replayed onto the restored file.
-    for suffix in ["-wal", "-shm"] {
-        let mut side = path.clone().into_os_string();
-        side.push(suffix);
-        match std::fs::remove_file(&side) {
+    // The database being replaced, and its write-ahead log (which must not be replayed onto the
+    // restored file), are kept aside rather than deleted.
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut from = path.clone().into_os_string();
+        from.push(suffix);
+        let mut aside = path.clone().into_os_string();
+        aside.push(format!(".before-restore-{stamp}{suffix}"));
+        match std::fs::rename(&from, &aside) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("cannot remove {side:?}"));
+                return Err(e).with_context(|| format!("cannot move {from:?} aside"));
             }
             _ => {}
         }
     }
     std::fs::rename(&staged, &path)
         .with_context(|| format!("cannot move the backup into {}", path.display()))?;
+    drop(lock);
     println!(
         "restored {} ({size} bytes) into {}",
         file.display(),

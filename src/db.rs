@@ -49,7 +49,48 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     }
 }
 
+/// How long a SQLite connection waits for another writer before giving up.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The lock file beside a SQLite database: every process that opens the database holds it shared
+/// for as long as it runs, and `talentcert restore` takes it exclusively, so a restore never
+/// swaps the file under a running service (nor does a service start during one).
+pub fn sqlite_lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_os_string();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
+}
+
+/// Takes the database's lock file shared for the rest of the process.
+fn hold_sqlite_lock(db: &std::path::Path) -> anyhow::Result<()> {
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    if db.as_os_str().is_empty() || db.to_string_lossy().contains(":memory:") {
+        return Ok(());
+    }
+    let lock = sqlite_lock_path(db);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .with_context(|| format!("cannot open {}", lock.display()))?;
+    match file.try_lock_shared() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("the database at {} is being restored", db.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", lock.display()))
+        }
+    }
+    if let Ok(mut held) = HELD.lock() {
+        held.push(file);
+    }
+    Ok(())
+}
+
 async fn connect_sqlite(options: SqliteConnectOptions) -> anyhow::Result<DatabaseConnection> {
+    hold_sqlite_lock(options.get_filename())?;
     // WAL lets readers proceed while one writer commits; the busy timeout makes a second writer
     // wait for the lock instead of failing; foreign keys are off in SQLite unless asked for.
     let options = options
@@ -57,7 +98,7 @@ async fn connect_sqlite(options: SqliteConnectOptions) -> anyhow::Result<Databas
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // A ping before every use is a round trip to the connection's worker thread, for a file

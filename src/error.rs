@@ -265,25 +265,27 @@ impl From<DbErr> for AppError {
 
 /// Whether a failed query says the database cannot be reached or used right now (worth a retry
 /// later), rather than that the query was wrong: the connection broke, the pool is gone, SQLite's
-/// file stayed locked past the busy timeout, PostgreSQL is shutting down or refusing
-/// connections.
+/// file stayed locked past the busy timeout, PostgreSQL is shutting down, refusing connections or
+/// out of connection slots. Anything else (a constraint, bad input, a privilege) stays an error.
 fn database_unavailable(err: &sea_orm::SqlxError) -> bool {
+    use sea_orm::sqlx::error::DatabaseError as _;
+    use sea_orm::sqlx::{postgres::PgDatabaseError, sqlite::SqliteError};
     use sea_orm::SqlxError as E;
     match err {
         E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
         E::Database(db) => {
-            let Some(code) = db.code() else {
-                return false;
-            };
-            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes (the
-            // primary code is the low byte).
-            if let Ok(n) = code.parse::<u32>() {
-                return matches!(n & 0xff, 5 | 6);
+            if let Some(e) = db.try_downcast_ref::<SqliteError>() {
+                // SQLITE_BUSY (5) and its extended codes, except BUSY_SNAPSHOT (517): a stale
+                // read-then-write transaction, which waiting does not cure.
+                let code = e.code().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
+                return code & 0xff == 5 && code != 517;
             }
-            // PostgreSQL: connection exceptions (class 08), operator intervention (57P01
-            // admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now), too many
-            // connections (53300).
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            if let Some(e) = db.try_downcast_ref::<PgDatabaseError>() {
+                let code = e.code();
+                return code.starts_with("08")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+            }
+            false
         }
         _ => false,
     }

@@ -1,6 +1,6 @@
 //! Liveness and readiness probes.
 use actix_web::{get, web, HttpResponse};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -28,12 +28,29 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 #[utoipa::path(tag = "health", responses((status = 200, body = ProbeStatus), (status = 503, body = Problem)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    // One probe at a time: probes never hold more than one pooled connection, however many
+    // arrive (the wait counts against the probe's own time limit).
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let check = async {
+        let _turn = ONE_AT_A_TIME.lock().await;
         state.db.ping().await?;
         // SQLite answers a ping while another process holds its file locked; taking the write
-        // lock (then rolling back) tells whether writes would go through.
+        // lock (then rolling back) tells whether writes would go through. The connection waits
+        // for the lock at most 2 s (not the service's 10 s), so it is back in the pool before
+        // the probe gives up.
         if state.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            crate::db::begin_write(&state.db).await?.rollback().await?;
+            let txn = state.db.begin().await?;
+            txn.execute_unprepared("PRAGMA busy_timeout = 2000").await?;
+            let took = txn
+                .execute_unprepared("DELETE FROM talentcert_write_lock WHERE id = -1")
+                .await;
+            txn.execute_unprepared(&format!(
+                "PRAGMA busy_timeout = {}",
+                crate::db::SQLITE_BUSY_TIMEOUT.as_millis()
+            ))
+            .await?;
+            txn.rollback().await?;
+            took?;
         }
         Ok::<(), sea_orm::DbErr>(())
     };

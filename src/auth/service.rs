@@ -295,6 +295,11 @@ pub async fn authenticate(
 ) -> AppResult<Principal> {
     let now = Utc::now();
     let email = email.trim().to_lowercase();
+    // No account has control characters in its address (they are refused when one is saved),
+    // and PostgreSQL refuses a NUL in text: such a sign-in fails before the database.
+    if email.chars().any(char::is_control) {
+        return Err(AppError::InvalidCredentials);
+    }
     let mut keys = vec![account_key(&email)];
     if let Some(ip) = ip {
         keys.push(address_key(ip));

@@ -57,8 +57,6 @@ pub async fn my_certificates(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<HttpResponse> {
-    // A certificate issued a moment ago may still be on the PDF threads: listed with its digest.
-    service::render_pending(&state.db, public_url(&state), Some(user.id)).await?;
     let items = service::of_user(&state.db, user.id)
         .await?
         .iter()
@@ -92,30 +90,14 @@ pub async fn org_certificates(
     query: web::Query<OrgCertificatesQuery>,
 ) -> AppResult<HttpResponse> {
     let (limit, offset) = crate::pagination::bounds(query.limit, query.offset)?;
-    let page = || {
-        service::org_page(
-            &state.db,
-            staff.org_id,
-            query.expiring_within_days,
-            limit,
-            offset,
-        )
-    };
-    let (mut rows, mut total) = page().await?;
-    // Certificates issued a moment ago may still be on the PDF threads: listed with their digest.
-    let mut waiting: Vec<i64> = rows
-        .iter()
-        .filter(|c| c.pdf_sha256.is_empty())
-        .map(|c| c.user_id)
-        .collect();
-    if !waiting.is_empty() {
-        waiting.sort_unstable();
-        waiting.dedup();
-        for holder in waiting {
-            service::render_pending(&state.db, public_url(&state), Some(holder)).await?;
-        }
-        (rows, total) = page().await?;
-    }
+    let (rows, total) = service::org_page(
+        &state.db,
+        staff.org_id,
+        query.expiring_within_days,
+        limit,
+        offset,
+    )
+    .await?;
     let items: Vec<CertificateView> = rows
         .iter()
         .map(|c| service::view(c, public_url(&state)))

@@ -117,9 +117,10 @@ fn rgb(r: u8, g: u8, b: u8) -> Color {
 }
 
 /// Tells the kernel that the pages of an embedded file are no longer needed, so they leave the
-/// process's resident memory (33 MB of fonts otherwise stay resident after one parse). The pages
-/// are a read-only private mapping of the executable: if they are ever read again, the kernel
-/// reads them back from the file, so the contents never change.
+/// process's resident memory (33 MB of fonts otherwise stay resident after one parse).
+/// `MADV_PAGEOUT` (Linux 5.4) reclaims them and never changes what they hold: if they are read
+/// again they come back as they were, from the file (or from swap, should the executable's pages
+/// ever be anonymous). On an older kernel the call fails and nothing happens.
 #[cfg(target_os = "linux")]
 fn release_pages(bytes: &'static [u8]) {
     const PAGE: usize = 4096;
@@ -129,11 +130,10 @@ fn release_pages(bytes: &'static [u8]) {
     if end <= first {
         return;
     }
-    // SAFETY: [first, end) lies inside `bytes`, a static in the executable's read-only data,
-    // which is mapped privately from the file and never written; MADV_DONTNEED only drops the
-    // resident copies of those pages, which the kernel reads back from the file on the next
-    // access. No Rust reference observes a change.
-    let rc = unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED) };
+    // SAFETY: [first, end) lies inside `bytes`, a static in the executable's read-only data.
+    // MADV_PAGEOUT only moves pages out of memory and leaves their contents as they are, so no
+    // Rust reference can observe a change; it touches no memory outside that range.
+    let rc = unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_PAGEOUT) };
     if rc != 0 {
         tracing::debug!(
             "madvise on embedded font pages: {}",

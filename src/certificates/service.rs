@@ -57,6 +57,8 @@ pub struct CertificateView {
     pub verify_url: String,
     pub pdf_url: String,
     pub credential_url: String,
+    /// SHA-256 of the issued PDF; empty for the moments after issue while the PDF renders (the
+    /// download renders it at once when asked).
     pub pdf_sha256: String,
 }
 
@@ -730,8 +732,9 @@ pub async fn render_after_commit(db: &DatabaseConnection, public_url: &str, hold
 
 /// [`render_after_commit`] without waiting for it: after an exam's submit, so a learner does not
 /// wait for the PDF threads (in a burst of submits, 1,000 renders queue up for seconds) and the
-/// request's slot is free again. Until the PDF is stored, the learner's list, the organization
-/// list and the download render it on the spot.
+/// request's slot is free again. Until the PDF is stored (milliseconds, seconds in a burst), lists
+/// show the certificate with an empty `pdf_sha256`; the download and the export render it on the
+/// spot. Lists never render: a client polling its list must not queue renders.
 pub fn render_in_background(db: &DatabaseConnection, public_url: &str, holder: Option<i64>) {
     let (db, public_url) = (db.clone(), public_url.to_string());
     tokio::spawn(async move { render_after_commit(&db, &public_url, holder).await });

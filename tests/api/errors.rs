@@ -162,6 +162,7 @@ async fn hostile_bodies_never_cause_a_500() {
         "{\"email\": \"a@b.c\", \"display_name\": \"\\u0000\", \"roles\": [\"learner\"]}",
         "{\"email\": \"\u{202e}@x.y\", \"display_name\": \"x\", \"roles\": [\"learner\"]}",
         "{\"email\": 1e999}",
+        "{\"email\": \"a\\u0000@b.c\", \"password\": \"x\\u0000\", \"display_name\": \"x\", \"roles\": [\"learner\"], \"name\": \"\\u0000\", \"slug\": \"a\\u0000\"}",
         "\u{feff}{}",
         "{\"roles\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
     ];

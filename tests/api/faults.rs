@@ -268,10 +268,20 @@ async fn a_service_killed_under_load_loses_no_acknowledged_answer_and_doubles_no
     let acknowledged: Arc<Mutex<HashMap<(i64, i64), serde_json::Value>>> = Arc::default();
     let submitted: Arc<Mutex<Vec<i64>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(sitting.len()));
     for (n, (token, id, _, answers)) in sitting.iter().cloned().enumerate() {
         let (client, base) = (client.clone(), base.clone());
         let (acknowledged, submitted) = (acknowledged.clone(), submitted.clone());
+        let running = running.clone();
         tasks.spawn(async move {
+            // Counts the learner out however the task ends.
+            struct Out(Arc<std::sync::atomic::AtomicUsize>);
+            impl Drop for Out {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _out = Out(running);
             for round in 0..40 {
                 for (question, response) in &answers {
                     let saved = client
@@ -314,7 +324,10 @@ async fn a_service_killed_under_load_loses_no_acknowledged_answer_and_doubles_no
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(!tasks.is_empty(), "learners are still saving at the kill");
+    assert!(
+        running.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "learners are still saving at the kill"
+    );
     server.kill().unwrap();
     server.wait().unwrap();
     while tasks.join_next().await.is_some() {}
