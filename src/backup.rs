@@ -142,13 +142,7 @@ pub async fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
             path.display()
         )
     };
-    let lock_path = crate::db::sqlite_lock_path(&path);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    let lock = crate::db::open_sqlite_lock(&path)?;
     lock.try_lock().map_err(|_| in_use())?;
     if path.exists() {
         // A second guard, for a process that does not take the lock file (an older version, the

@@ -67,13 +67,20 @@ const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
 /// How long a SQLite connection waits for another writer before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The lock file beside a SQLite database: every process that opens the database holds it shared
-/// for as long as it runs, and `talentcert restore` takes it exclusively, so a restore never
-/// swaps the file under a running service (nor does a service start during one).
-pub fn sqlite_lock_path(db: &std::path::Path) -> std::path::PathBuf {
+/// Opens the lock file beside a SQLite database (`<database>.lock`): every process that opens the
+/// database holds it shared for as long as it runs, and `talentcert restore` takes it
+/// exclusively, so a restore never swaps the file under a running service (nor does a service
+/// start during one).
+pub fn open_sqlite_lock(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let mut name = db.as_os_str().to_os_string();
     name.push(".lock");
-    std::path::PathBuf::from(name)
+    let lock = std::path::PathBuf::from(name);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .with_context(|| format!("cannot open {}", lock.display()))
 }
 
 /// Takes the database's lock file shared for the rest of the process.
@@ -82,20 +89,14 @@ fn hold_sqlite_lock(db: &std::path::Path) -> anyhow::Result<()> {
     if db.as_os_str().is_empty() || db.to_string_lossy().contains(":memory:") {
         return Ok(());
     }
-    let lock = sqlite_lock_path(db);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .with_context(|| format!("cannot open {}", lock.display()))?;
+    let file = open_sqlite_lock(db)?;
     match file.try_lock_shared() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             anyhow::bail!("the database at {} is being restored", db.display())
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", lock.display()))
+            return Err(e).with_context(|| format!("cannot lock the lock file of {}", db.display()))
         }
     }
     if let Ok(mut held) = HELD.lock() {

@@ -57,12 +57,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .map(|v| v.trim().to_ascii_lowercase())
             .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
         let limit = body_limit(req);
-        let declared_too_large = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|len| len > limit);
+        let declared_too_large = declares_more_than(req, limit);
         let body = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
@@ -80,6 +75,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// Whether the request's `Content-Length` is over `limit` (refused before anything is read).
+fn declares_more_than(req: &HttpRequest, limit: usize) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > limit)
+}
+
 /// A raw request body (a CSV or GIFT upload): like `web::Bytes`, but a body over the limit is a
 /// 413 problem that names the limit, not actix's plain-text answer.
 pub struct ApiBytes(pub web::Bytes);
@@ -90,12 +94,7 @@ impl FromRequest for ApiBytes {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = body_limit(req);
-        let declared_too_large = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|len| len > limit);
+        let declared_too_large = declares_more_than(req, limit);
         let body = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {

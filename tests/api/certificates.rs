@@ -38,6 +38,20 @@ pub async fn pass_open_exam(app: &TestApp) -> i64 {
     attempt_id
 }
 
+/// A certificate list, read again until its first certificate's PDF is stored (it renders right
+/// after the submit's answer; at most 5 s).
+async fn once_rendered(app: &TestApp, path: &str, token: &str) -> serde_json::Value {
+    let mut list = json(app.get(path, token).await).await;
+    for _ in 0..100 {
+        if list["items"][0]["pdf_sha256"] != "" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        list = json(app.get(path, token).await).await;
+    }
+    list
+}
+
 fn pdffonts(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.pdf");
@@ -984,14 +998,7 @@ async fn hr_exports_the_issued_pdfs_and_sees_what_expires_and_holders_are_remind
     assert_eq!(later["total"], 0);
     // The list comes a page at a time, with the total; a bad page size is named.
     // The PDF renders right after the submit's answer, on threads of its own.
-    let mut first = json(app.get("/api/v1/certificates?limit=1", &hr).await).await;
-    for _ in 0..100 {
-        if first["items"][0]["pdf_sha256"] != "" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        first = json(app.get("/api/v1/certificates?limit=1", &hr).await).await;
-    }
+    let first = once_rendered(&app, "/api/v1/certificates?limit=1", &hr).await;
     assert_eq!(first["total"], 1);
     assert_eq!(first["items"][0]["code"], code.as_str());
     assert_eq!(
@@ -1127,14 +1134,7 @@ async fn a_certificate_left_without_its_pdf_by_a_crash_is_rendered_when_asked_fo
     pass_open_exam(&app).await;
     let learner = app.token("learner").await;
     // Rendered right after the submit's answer, on the PDF threads, and stored.
-    let mut mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
-    for _ in 0..100 {
-        if mine["items"][0]["pdf_sha256"] != "" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
-    }
+    let mine = once_rendered(&app, "/api/v1/me/certificates", &learner).await;
     let code = mine["items"][0]["code"].as_str().unwrap().to_string();
     let issued_sha = mine["items"][0]["pdf_sha256"].as_str().unwrap().to_string();
     assert_eq!(issued_sha.len(), 64, "rendered right after the submit");

@@ -15,18 +15,27 @@ async fn create_user(app: &TestApp, admin: &str, email: &str) -> reqwest::Respon
 }
 
 async fn users_named(app: &TestApp, email: &str) -> i64 {
-    let db = app.db.connect().await;
-    let backend = db.get_database_backend();
+    count_where(
+        &app.db.connect().await,
+        "SELECT COUNT(*) FROM users WHERE email = ?",
+        email,
+    )
+    .await
+}
+
+/// A `COUNT(*)` with one `?` parameter, on either database.
+async fn count_where(conn: &sea_orm::DatabaseConnection, sql: &str, value: &str) -> i64 {
+    let backend = conn.get_database_backend();
     let sql = if backend == DbBackend::Postgres {
-        "SELECT COUNT(*) AS n FROM users WHERE email = $1"
+        sql.replace('?', "$1")
     } else {
-        "SELECT COUNT(*) AS n FROM users WHERE email = ?"
+        sql.to_string()
     };
-    db.query_one(Statement::from_sql_and_values(backend, sql, [email.into()]))
+    conn.query_one(Statement::from_sql_and_values(backend, sql, [value.into()]))
         .await
         .unwrap()
         .unwrap()
-        .try_get::<i64>("", "n")
+        .try_get_by_index::<i64>(0)
         .unwrap()
 }
 
@@ -422,7 +431,12 @@ async fn a_service_killed_under_load_loses_no_acknowledged_answer_and_doubles_no
         assert!(ids.iter().all(|id| id.starts_with("<outbox-")), "{ids:?}");
         ids.sort();
         ids.dedup();
-        let expected = count_messages_for(&conn, &to).await;
+        let expected = count_where(
+            &conn,
+            "SELECT COUNT(*) FROM email_outbox WHERE to_address = ?",
+            &to,
+        )
+        .await;
         assert_eq!(i64::try_from(ids.len()).unwrap(), expected, "{to}: {ids:?}");
     }
     let mut all: Vec<String> = sink
@@ -439,19 +453,4 @@ async fn a_service_killed_under_load_loses_no_acknowledged_answer_and_doubles_no
     );
     server.kill().unwrap();
     server.wait().unwrap();
-}
-
-async fn count_messages_for(conn: &sea_orm::DatabaseConnection, to: &str) -> i64 {
-    let backend = conn.get_database_backend();
-    let sql = if backend == DbBackend::Postgres {
-        "SELECT COUNT(*) FROM email_outbox WHERE to_address = $1"
-    } else {
-        "SELECT COUNT(*) FROM email_outbox WHERE to_address = ?"
-    };
-    conn.query_one(Statement::from_sql_and_values(backend, sql, [to.into()]))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
 }

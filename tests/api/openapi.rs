@@ -6,8 +6,16 @@ use serde_json::Value;
 
 use crate::helpers::{json, spawn_app};
 
-/// Every `#[get("/api/...")]`-style route attribute in `src/`, as (method, path).
+/// Every `/api/v1` route attribute in `src/`, as (method, path).
 fn routes_in_source() -> Vec<(String, String)> {
+    all_routes_in_source()
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/api/v1"))
+        .collect()
+}
+
+/// Every `#[get("/...")]`-style route attribute in `src/` (API and pages), as (method, path).
+pub fn all_routes_in_source() -> Vec<(String, String)> {
     fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -18,10 +26,10 @@ fn routes_in_source() -> Vec<(String, String)> {
                 for line in text.lines() {
                     let line = line.trim();
                     for method in ["get", "post", "put", "patch", "delete"] {
-                        let prefix = format!("#[{method}(\"/api/v1");
+                        let prefix = format!("#[{method}(\"");
                         if let Some(rest) = line.strip_prefix(&prefix) {
                             let route = rest.split('"').next().unwrap();
-                            out.push((method.to_string(), format!("/api/v1{route}")));
+                            out.push((method.to_string(), route.to_string()));
                         }
                     }
                 }

@@ -243,35 +243,11 @@ async fn signing_out_is_audited_in_the_page_and_the_api() {
 /// Every state-changing page route in the source (`#[post("/…")]` outside `/api`), with its
 /// path parameters filled in.
 fn page_form_routes() -> Vec<String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for line in text.lines() {
-                    for method in ["post", "put", "patch", "delete"] {
-                        let prefix = format!("#[{method}(\"/");
-                        if let Some(rest) = line.trim().strip_prefix(&prefix) {
-                            let route = format!("/{}", rest.split('"').next().unwrap());
-                            if !route.starts_with("/api/") {
-                                assert_eq!(method, "post", "pages only post forms: {route}");
-                                out.push(route);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut out,
-    );
-    out.iter()
-        .map(|route| {
+    crate::openapi::all_routes_in_source()
+        .into_iter()
+        .filter(|(method, route)| method != "get" && !route.starts_with("/api/"))
+        .map(|(method, route)| {
+            assert_eq!(method, "post", "pages only post forms: {route}");
             route
                 .split('/')
                 .map(|part| match part {
