@@ -64,10 +64,15 @@ pub struct CertificateView {
 
 /// The status a verifier sees: revoked and superseded first, then expiry by date.
 pub fn effective_status(c: &certificate::Model, now: DateTime<Utc>) -> &'static str {
-    match c.status.as_str() {
+    status_at(&c.status, c.valid_until, now)
+}
+
+/// A stored status read at `now`: a valid certificate past `valid_until` is expired.
+fn status_at(stored: &str, valid_until: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
+    match stored {
         "revoked" => "revoked",
         "superseded" => "superseded",
-        _ if c.valid_until <= now => "expired",
+        _ if valid_until <= now => "expired",
         _ => "valid",
     }
 }
@@ -841,57 +846,170 @@ pub fn surname_matches(name: &str, typed: &str) -> bool {
     (1..=2).contains(&t.len()) && t.len() < chars.len() && chars.starts_with(&t)
 }
 
-async fn public_view<C: ConnectionTrait>(
-    conn: &C,
-    c: &certificate::Model,
-    public_url: &str,
-    surname: Option<&str>,
-) -> AppResult<PublicCertificate> {
-    let data = data_of(c)?;
-    let superseded_by = match c.superseded_by {
-        Some(id) => without_pdf(certificate::Entity::find_by_id(id))
-            .into_model::<certificate::Model>()
-            .one(conn)
-            .await?
-            .map(|n| n.code),
-        None => None,
-    };
-    let shown = c.name_disclosure != "surname"
-        || surname.is_some_and(|s| surname_matches(&data.holder_name, s));
-    Ok(PublicCertificate {
-        code: c.code.clone(),
-        display_code: code::display(&c.code),
-        holder_name: shown.then(|| data.holder_name.clone()),
-        name_withheld: !shown,
-        title: data.title,
-        title_zh: data.title_zh,
-        level: data.level,
-        category: data.category_name,
-        issuer: data.issuer_name,
-        issuer_url: format!("{public_url}/issuers/{}", data.issuer_org_id),
-        competencies: data.competencies,
-        issued_at: c.issued_at,
-        valid_until: c.valid_until,
-        revoked_at: c.revoked_at,
-        revocation_reason: c.revocation_reason.clone(),
-        superseded_by,
-        verify_url: format!("{public_url}/verify/{}", c.code),
-    })
+/// What a lookup reads fresh on every request: a certificate's status and who may see the
+/// holder's name.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Live {
+    id: i64,
+    status: String,
+    revoked_at: Option<DateTime<Utc>>,
+    revocation_reason: Option<String>,
+    superseded_by: Option<i64>,
+    name_disclosure: String,
 }
 
-/// The checks of a stored certificate's status (revocation, replacement, expiry).
-fn status_checks(c: &certificate::Model, now: DateTime<Utc>) -> (String, Vec<Check>) {
-    let status = effective_status(c, now);
+impl Live {
+    fn of(c: &certificate::Model) -> Self {
+        Live {
+            id: c.id,
+            status: c.status.clone(),
+            revoked_at: c.revoked_at,
+            revocation_reason: c.revocation_reason.clone(),
+            superseded_by: c.superseded_by,
+            name_disclosure: c.name_disclosure.clone(),
+        }
+    }
+}
+
+/// What verification shows of a certificate that is frozen at issue: its data, its dates and
+/// what checking its signed credential with the published keys found.
+struct Frozen {
+    id: i64,
+    code: String,
+    data: CertificateData,
+    issued_at: DateTime<Utc>,
+    valid_until: DateTime<Utc>,
+    signature: Vec<Check>,
+    signed_ok: bool,
+}
+
+/// Frozen parts by certificate code (60 random bits, so unlike a row id it does not name
+/// another certificate in another database). A credential is frozen at issue and published keys
+/// are never withdrawn, so an entry cannot go stale; status, replacement and name disclosure are
+/// read fresh on every lookup. At most `FROZEN_MAX` entries (about 1.5 KB each).
+type FrozenCache = std::sync::Mutex<HashMap<String, std::sync::Arc<Frozen>>>;
+static FROZEN: std::sync::OnceLock<FrozenCache> = std::sync::OnceLock::new();
+const FROZEN_MAX: usize = 10_000;
+
+/// The frozen part of the certificate `live` read, from the cache or the database.
+async fn frozen_of(
+    db: &DatabaseConnection,
+    code: &str,
+    live: &Live,
+    now: DateTime<Utc>,
+) -> AppResult<Option<std::sync::Arc<Frozen>>> {
+    let cache = FROZEN.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
+    if let Ok(map) = cache.lock() {
+        if let Some(hit) = map.get(code).filter(|f| f.id == live.id) {
+            return Ok(Some(hit.clone()));
+        }
+    }
+    let Some(c) = without_pdf(certificate::Entity::find_by_id(live.id))
+        .into_model::<certificate::Model>()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let jwks = keys::jwks(db).await?;
+    let signed = credential::verify(&c.credential, &jwks, now);
+    let frozen = std::sync::Arc::new(Frozen {
+        id: c.id,
+        data: data_of(&c)?,
+        issued_at: c.issued_at,
+        valid_until: c.valid_until,
+        signature: signed
+            .checks
+            .iter()
+            .filter(|k| k.name != "dates")
+            .cloned()
+            .collect(),
+        signed_ok: signed.credential.is_some(),
+        code: c.code,
+    });
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= FROZEN_MAX {
+            map.clear();
+        }
+        map.insert(frozen.code.clone(), frozen.clone());
+    }
+    Ok(Some(frozen))
+}
+
+/// The code of the certificate that replaced another, if any.
+async fn superseding_code<C: ConnectionTrait>(
+    conn: &C,
+    superseded_by: Option<i64>,
+) -> AppResult<Option<String>> {
+    let Some(id) = superseded_by else {
+        return Ok(None);
+    };
+    #[derive(sea_orm::FromQueryResult)]
+    struct CodeOnly {
+        code: String,
+    }
+    use sea_orm::QuerySelect;
+    Ok(certificate::Entity::find_by_id(id)
+        .select_only()
+        .column(certificate::Column::Code)
+        .into_model::<CodeOnly>()
+        .one(conn)
+        .await?
+        .map(|n| n.code))
+}
+
+/// What a verifier may see: the holder's name only when they may.
+#[allow(clippy::too_many_arguments)]
+fn public_certificate(
+    code: &str,
+    data: &CertificateData,
+    issued_at: DateTime<Utc>,
+    valid_until: DateTime<Utc>,
+    live: &Live,
+    superseded_by: Option<String>,
+    public_url: &str,
+    surname: Option<&str>,
+) -> PublicCertificate {
+    let shown = live.name_disclosure != "surname"
+        || surname.is_some_and(|s| surname_matches(&data.holder_name, s));
+    PublicCertificate {
+        code: code.to_string(),
+        display_code: code::display(code),
+        holder_name: shown.then(|| data.holder_name.clone()),
+        name_withheld: !shown,
+        title: data.title.clone(),
+        title_zh: data.title_zh.clone(),
+        level: data.level,
+        category: data.category_name.clone(),
+        issuer: data.issuer_name.clone(),
+        issuer_url: format!("{public_url}/issuers/{}", data.issuer_org_id),
+        competencies: data.competencies.clone(),
+        issued_at,
+        valid_until,
+        revoked_at: live.revoked_at,
+        revocation_reason: live.revocation_reason.clone(),
+        superseded_by,
+        verify_url: format!("{public_url}/verify/{code}"),
+    }
+}
+
+/// The checks of a certificate's status (revocation, replacement, expiry).
+fn status_checks(
+    live: &Live,
+    valid_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (String, Vec<Check>) {
+    let status = status_at(&live.status, valid_until, now);
     let check = match status {
         "revoked" => Check::new(
             "status",
             false,
             format!(
                 "revoked on {}: {}",
-                c.revoked_at
+                live.revoked_at
                     .map(|d| d.format("%Y-%m-%d").to_string())
                     .unwrap_or_default(),
-                c.revocation_reason.clone().unwrap_or_default()
+                live.revocation_reason.clone().unwrap_or_default()
             ),
         ),
         "superseded" => Check::new("status", false, "superseded by a newer certificate"),
@@ -901,49 +1019,72 @@ fn status_checks(c: &certificate::Model, now: DateTime<Utc>) -> (String, Vec<Che
 }
 
 /// Checks a certificate by its code: the record, its signed credential with the published
-/// keys, its status and dates. Unknown codes are `None` (a 404).
+/// keys, its status and dates. Unknown codes are `None` (a 404). Each lookup reads only the
+/// status columns; the frozen part comes from a cache (see `FROZEN`).
 pub async fn verify_code(
     db: &DatabaseConnection,
     public_url: &str,
     typed_code: &str,
     surname: Option<&str>,
 ) -> AppResult<Option<VerificationReport>> {
+    use sea_orm::QuerySelect;
     // A malformed code costs the same lookup as an unknown one.
     let code = code::normalize(typed_code).unwrap_or_else(|| "-".repeat(code::CODE_LEN));
-    let Some(c) = without_pdf(certificate::Entity::find())
-        .filter(certificate::Column::Code.eq(code))
-        .into_model::<certificate::Model>()
+    let Some(live) = certificate::Entity::find()
+        .select_only()
+        .columns([
+            certificate::Column::Id,
+            certificate::Column::Status,
+            certificate::Column::RevokedAt,
+            certificate::Column::RevocationReason,
+            certificate::Column::SupersededBy,
+            certificate::Column::NameDisclosure,
+        ])
+        .filter(certificate::Column::Code.eq(code.as_str()))
+        .into_model::<Live>()
         .one(db)
         .await?
     else {
         return Ok(None);
     };
     let now = Utc::now();
-    let (signature_checks, signed_ok) = signature_of(db, &c, now).await?;
+    let Some(frozen) = frozen_of(db, &code, &live, now).await? else {
+        return Ok(None);
+    };
     let mut checks = vec![Check::new("record", true, "issued by this service")];
-    checks.extend(signature_checks);
-    let (mut status, status_checks) = status_checks(&c, now);
+    checks.extend(frozen.signature.iter().cloned());
+    let (mut status, status_checks) = status_checks(&live, frozen.valid_until, now);
     checks.extend(status_checks);
     checks.push(if status == "expired" {
         Check::new(
             "dates",
             false,
-            format!("expired on {}", c.valid_until.format("%Y-%m-%d")),
+            format!("expired on {}", frozen.valid_until.format("%Y-%m-%d")),
         )
     } else {
         Check::new(
             "dates",
             true,
-            format!("valid until {}", c.valid_until.format("%Y-%m-%d")),
+            format!("valid until {}", frozen.valid_until.format("%Y-%m-%d")),
         )
     });
-    if !signed_ok {
+    if !frozen.signed_ok {
         status = "invalid".into();
     }
+    let superseded_by = superseding_code(db, live.superseded_by).await?;
     Ok(Some(VerificationReport {
         status,
         checks,
-        certificate: Some(public_view(db, &c, public_url, surname).await?),
+        certificate: Some(public_certificate(
+            &frozen.code,
+            &frozen.data,
+            frozen.issued_at,
+            frozen.valid_until,
+            &live,
+            superseded_by,
+            public_url,
+            surname,
+        )),
     }))
 }
 
@@ -959,43 +1100,6 @@ fn without_pdf(
         .select_only()
         .columns(columns)
         .column_as(sea_orm::sea_query::Expr::val(Vec::<u8>::new()), "pdf")
-}
-
-/// What checking a stored credential's signature found, cached by the certificate's code (60
-/// random bits, so unlike a row id it does not name another certificate in another database;
-/// hashing the credential instead cost 3% of a lookup): a credential is frozen at issue and
-/// published keys are never withdrawn, so the answer cannot change. The status (revocation,
-/// replacement, expiry) is read fresh every time.
-type SignatureCache = std::sync::Mutex<HashMap<String, (Vec<Check>, bool)>>;
-static SIGNATURES: std::sync::OnceLock<SignatureCache> = std::sync::OnceLock::new();
-
-async fn signature_of(
-    db: &DatabaseConnection,
-    c: &certificate::Model,
-    now: DateTime<Utc>,
-) -> AppResult<(Vec<Check>, bool)> {
-    let cache = SIGNATURES.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
-    if let Ok(map) = cache.lock() {
-        if let Some(hit) = map.get(&c.code) {
-            return Ok(hit.clone());
-        }
-    }
-    let jwks = keys::jwks(db).await?;
-    let signed = credential::verify(&c.credential, &jwks, now);
-    let checks: Vec<Check> = signed
-        .checks
-        .iter()
-        .filter(|k| k.name != "dates")
-        .cloned()
-        .collect();
-    let ok = signed.credential.is_some();
-    if let Ok(mut map) = cache.lock() {
-        if map.len() > 200_000 {
-            map.clear();
-        }
-        map.insert(c.code.clone(), (checks.clone(), ok));
-    }
-    Ok((checks, ok))
 }
 
 /// Checks an uploaded credential JWT: signature with the published keys, shape, dates, and its
@@ -1022,8 +1126,9 @@ pub async fn verify_credential(
     };
     let found = match credential::code_of(payload) {
         Some(code) => {
-            certificate::Entity::find()
+            without_pdf(certificate::Entity::find())
                 .filter(certificate::Column::Code.eq(code))
+                .into_model::<certificate::Model>()
                 .one(db)
                 .await?
         }
@@ -1041,7 +1146,8 @@ pub async fn verify_credential(
             certificate: None,
         });
     };
-    let (mut status, status_checks) = status_checks(&c, now);
+    let live = Live::of(&c);
+    let (mut status, status_checks) = status_checks(&live, c.valid_until, now);
     checks.extend(status_checks);
     if c.credential.trim() != token.trim() {
         checks.push(Check::new(
@@ -1060,7 +1166,16 @@ pub async fn verify_credential(
     Ok(VerificationReport {
         status,
         checks,
-        certificate: Some(public_view(db, &c, public_url, None).await?),
+        certificate: Some(public_certificate(
+            &c.code,
+            &data_of(&c)?,
+            c.issued_at,
+            c.valid_until,
+            &live,
+            superseding_code(db, c.superseded_by).await?,
+            public_url,
+            None,
+        )),
     })
 }
 
@@ -1110,14 +1225,18 @@ pub async fn status_list_credential(
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let revoked: Vec<i64> = certificate::Entity::find()
-        .filter(certificate::Column::StatusListId.eq(list.id))
-        .filter(certificate::Column::Status.eq("revoked"))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.status_index)
-        .collect();
+    // Only the indexes: the rows hold their PDFs.
+    let revoked: Vec<i64> = {
+        use sea_orm::QuerySelect;
+        certificate::Entity::find()
+            .select_only()
+            .column(certificate::Column::StatusIndex)
+            .filter(certificate::Column::StatusListId.eq(list.id))
+            .filter(certificate::Column::Status.eq("revoked"))
+            .into_tuple()
+            .all(db)
+            .await?
+    };
     let mut bits = vec![0u8; usize::try_from(list.size / 8).unwrap_or(0)];
     for index in revoked {
         if let Ok(i) = usize::try_from(index) {
@@ -1160,10 +1279,11 @@ pub async fn of_user<C: ConnectionTrait>(
     conn: &C,
     user_id: i64,
 ) -> Result<Vec<certificate::Model>, DbErr> {
-    certificate::Entity::find()
+    without_pdf(certificate::Entity::find())
         .filter(certificate::Column::UserId.eq(user_id))
         .order_by_desc(certificate::Column::IssuedAt)
         .order_by_desc(certificate::Column::Id)
+        .into_model::<certificate::Model>()
         .all(conn)
         .await
 }
@@ -1244,10 +1364,11 @@ pub async fn set_disclosure(
 /// the outbox. Answers how many were queued.
 pub async fn send_reminders(db: &DatabaseConnection, mailer: &Mailer) -> AppResult<usize> {
     let now = Utc::now();
-    let due = certificate::Entity::find()
+    let due = without_pdf(certificate::Entity::find())
         .filter(certificate::Column::Status.eq("valid"))
         .filter(certificate::Column::ValidUntil.gt(now))
         .filter(certificate::Column::ValidUntil.lte(now + Duration::days(30)))
+        .into_model::<certificate::Model>()
         .all(db)
         .await?;
     let mut queued = 0;

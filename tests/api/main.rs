@@ -13,6 +13,7 @@ mod exams;
 mod faults;
 mod gaps;
 mod helpers;
+mod matrix;
 mod openapi;
 mod organizations;
 mod pages;
