@@ -98,34 +98,7 @@ fn statistics(c: &mut Criterion) {
 }
 
 fn certificate_data(name: &str) -> talentcert::certificates::credential::CertificateData {
-    use talentcert::certificates::credential::{AttestedCompetency, CertificateData};
-    let issued = chrono::Utc::now();
-    CertificateData {
-        code: "7KQ2M9XD4TRAP".into(),
-        holder_name: name.into(),
-        holder_organization: "Demo Retail Co.".into(),
-        issuer_org_id: 1,
-        issuer_name: "talentcert Academy".into(),
-        certification_code: "uo-associate".into(),
-        title: "User Operation Associate".into(),
-        title_zh: "用户运营助理认证".into(),
-        description: "Runs member segmentation and retention campaigns.".into(),
-        level: 2,
-        category: "user-operation".into(),
-        category_name: "User operation".into(),
-        category_name_zh: "用户运营".into(),
-        competencies: (0..6)
-            .map(|i| AttestedCompetency {
-                id: format!("uo-{i}"),
-                name: format!("Competency {i}"),
-                name_zh: "用户分层".into(),
-                level: 2,
-            })
-            .collect(),
-        issued_at: issued,
-        valid_until: issued + chrono::Duration::days(730),
-        replaces: None,
-    }
+    talentcert::certificates::credential::CertificateData::example(name, chrono::Utc::now())
 }
 
 /// Renders a certificate PDF (fonts parsed once, as in the service; subset per document).

@@ -169,55 +169,37 @@ fn fuzz_rounds(target: &str, extra: Vec<Vec<u8>>, divisor: usize, check: impl Fn
 
 #[test]
 fn gift_parser_never_panics_and_what_it_reads_writes_back() {
-    fuzz("gift", Vec::new(), |bytes| {
-        let text = String::from_utf8_lossy(bytes);
-        if let Ok(questions) = crate::assessment::gift::parse(&text) {
-            // Whatever parses must survive its own writer.
-            let written = crate::assessment::gift::write(&questions);
-            let again = crate::assessment::gift::parse(&written);
-            assert!(again.is_ok(), "written back:\n{written}\nerrors: {again:?}");
-        }
-    });
+    fuzz("gift", Vec::new(), crate::fuzz_targets::gift);
 }
 
 #[test]
 fn roster_reader_never_panics() {
-    fuzz("roster", Vec::new(), |bytes| {
-        if let Some((text, _)) = crate::gaps::roster::decode(bytes) {
-            for lang in [crate::i18n::Lang::En, crate::i18n::Lang::ZhCn] {
-                let _ = crate::gaps::roster::parse(&text, lang);
-            }
-        }
-    });
+    fuzz("roster", Vec::new(), crate::fuzz_targets::roster);
+}
+
+#[test]
+fn framework_reader_never_panics() {
+    fuzz("framework", Vec::new(), crate::fuzz_targets::framework);
+}
+
+#[test]
+fn content_loader_never_panics() {
+    // Each round writes and reads a folder of five files: a twentieth of the rounds.
+    fuzz_rounds("content", Vec::new(), 20, crate::fuzz_targets::content);
 }
 
 #[test]
 fn credential_checks_never_panic() {
-    use crate::certificates::credential;
-    let (der, jwk) = crate::certificates::keys::generate().unwrap();
-    let kid = jwk["kid"].as_str().unwrap().to_string();
-    let data = crate::certificates::pdf::tests::sample("李娜");
-    let urls = credential::Urls {
-        public_url: "https://certs.example.com",
-        status_list_id: 1,
-        status_index: 7,
-        subject_id: "urn:uuid:00000000-0000-4000-8000-000000000000",
-    };
-    let token = credential::sign(&credential::build(&data, &urls), &kid, &der).unwrap();
-    let jwks = serde_json::json!({ "keys": [jwk] });
-    let now = chrono::Utc::now();
-    assert!(
-        credential::verify(&token, &jwks, now).credential.is_some(),
-        "the seed verifies"
-    );
+    let target = crate::fuzz_targets::Credentials::new();
+    assert!(target.seed_verifies(), "the seed verifies");
     // Unoptimised test builds check an Ed25519 signature in milliseconds: a twentieth of the
     // rounds.
-    fuzz_rounds("credential", vec![token.into_bytes()], 20, |bytes| {
-        let token = String::from_utf8_lossy(bytes);
-        let _ = credential::verify(&token, &jwks, now);
-        let _ = credential::verify_standalone(&token, &jwks, Some(&token), now);
-        let _ = credential::status_bit(&token, 7);
-    });
+    fuzz_rounds(
+        "credential",
+        vec![target.seed.clone().into_bytes()],
+        20,
+        |bytes| target.check(bytes),
+    );
 }
 
 #[test]
@@ -227,7 +209,5 @@ fn pdf_credential_extraction_never_panics() {
         crate::certificates::pdf::render(&data, "https://certs.example.com/verify/X", "a.b.c")
             .unwrap();
     // PDFs are slower to read: a tenth of the rounds.
-    fuzz_rounds("pdf", vec![pdf], 10, |bytes| {
-        let _ = crate::certificates::pdf::attached_credential(bytes);
-    });
+    fuzz_rounds("pdf", vec![pdf], 10, crate::fuzz_targets::pdf);
 }

@@ -7,7 +7,7 @@ pub mod entity;
 mod handlers;
 pub mod service;
 
-pub use service::{record, AuditEvent};
+pub use service::{record, AuditEvent, ACTIONS};
 
 /// Registers the audit routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {

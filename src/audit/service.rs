@@ -27,8 +27,65 @@ pub struct AuditEvent {
     pub ip: Option<String>,
 }
 
+/// Every action the log records. The audit-coverage test performs each one and checks that it
+/// wrote its entry; recording an action missing here fails in debug builds.
+pub const ACTIONS: &[&str] = &[
+    // Accounts and access.
+    "auth.login",
+    "auth.login_failed",
+    "auth.logout",
+    "auth.password_reset",
+    "auth.password_reset_requested",
+    "invitation.accepted",
+    "invitation.created",
+    "invitation.revoked",
+    "organization.created",
+    "user.created",
+    "user.deactivated",
+    "user.reactivated",
+    "user.roles_changed",
+    "user.updated",
+    "roster.imported",
+    // Content.
+    "catalog.imported",
+    "competency_model.imported",
+    "course.copied",
+    "course.created",
+    "course.published",
+    "course.updated",
+    "questions.imported",
+    "certification.blueprint_changed",
+    // Exams and grading.
+    "exam.accommodation_granted",
+    "exam.event",
+    "exam.finished",
+    "exam.graded",
+    "exam.regraded",
+    "exam.started",
+    // Certificates and keys.
+    "certificate.disclosure_changed",
+    "certificate.issued",
+    "certificate.reissued",
+    "certificate.rendered",
+    "certificate.revoked",
+    "certificates.exported",
+    "signing_key.created",
+    "signing_key.rotated",
+    // Skills, positions, operations.
+    "evidence.recorded",
+    "learning_path.assigned",
+    "organization.level_rule_changed",
+    "position.saved",
+    "outbox.retried",
+];
+
 /// Appends an entry; call it on the transaction of the action itself.
 pub async fn record<C: ConnectionTrait>(conn: &C, event: AuditEvent) -> Result<(), DbErr> {
+    debug_assert!(
+        ACTIONS.contains(&event.action),
+        "audit action {} is not listed in audit::ACTIONS",
+        event.action
+    );
     let row = entity::ActiveModel {
         id: NotSet,
         org_id: Set(event.org_id),

@@ -154,6 +154,18 @@ pub async fn import_catalog(
     }
     .insert(&txn)
     .await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::AuditEvent {
+            org_id: Some(platform.id),
+            action: "catalog.imported",
+            target_type: "catalog",
+            target_id: Some(catalog.hash.clone()),
+            after: Some(json!(summary)),
+            ..Default::default()
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(summary)
 }

@@ -44,6 +44,40 @@ pub struct CertificateData {
     pub replaces: Option<String>,
 }
 
+impl CertificateData {
+    /// An example certificate (six competencies, valid two years from `issued_at`), for
+    /// benchmarks, fuzzing and tests.
+    #[doc(hidden)]
+    pub fn example(holder_name: &str, issued_at: DateTime<Utc>) -> CertificateData {
+        CertificateData {
+            code: "7KQ2M9XD4TRAP".into(),
+            holder_name: holder_name.into(),
+            holder_organization: "Demo Retail Co.".into(),
+            issuer_org_id: 1,
+            issuer_name: "talentcert Academy".into(),
+            certification_code: "uo-associate".into(),
+            title: "User Operation Associate".into(),
+            title_zh: "用户运营助理认证".into(),
+            description: "Runs member segmentation and retention campaigns.".into(),
+            level: 2,
+            category: "user-operation".into(),
+            category_name: "User operation".into(),
+            category_name_zh: "用户运营".into(),
+            competencies: (0..6)
+                .map(|i| AttestedCompetency {
+                    id: format!("uo-{i}"),
+                    name: format!("Competency {i}"),
+                    name_zh: "用户分层".into(),
+                    level: 2,
+                })
+                .collect(),
+            issued_at,
+            valid_until: issued_at + chrono::Duration::days(730),
+            replaces: None,
+        }
+    }
+}
+
 /// Where the credential's URLs point (from `TALENTCERT_PUBLIC_URL`; signed in, so stable).
 pub struct Urls<'a> {
     pub public_url: &'a str,

@@ -61,18 +61,32 @@ pub async fn active<C: ConnectionTrait>(
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id) WHERE retired_at IS NULL DO NOTHING"
         }
     };
-    conn.execute(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            org_id.into(),
-            kid.into(),
-            der.into(),
-            jwk.into(),
-            Utc::now().into(),
-        ],
-    ))
-    .await?;
+    let inserted = conn
+        .execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                org_id.into(),
+                kid.clone().into(),
+                der.into(),
+                jwk.into(),
+                Utc::now().into(),
+            ],
+        ))
+        .await?;
+    if inserted.rows_affected() == 1 {
+        crate::audit::record(
+            conn,
+            crate::audit::AuditEvent {
+                org_id: Some(org_id),
+                action: "signing_key.created",
+                target_type: "signing_key",
+                target_id: Some(kid),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
     find_active(conn, org_id)
         .await?
         .ok_or_else(|| DbErr::Custom("no signing key after creating one".into()))

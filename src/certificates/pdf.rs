@@ -674,38 +674,12 @@ fn resolve<'a>(doc: &'a lopdf::Document, object: &'a lopdf::Object) -> Option<&'
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::certificates::credential::AttestedCompetency;
 
     pub(crate) fn sample(name: &str) -> CertificateData {
         let issued = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        CertificateData {
-            code: "7KQ2M9XD4TRAP".into(),
-            holder_name: name.into(),
-            holder_organization: "Demo Retail Co.".into(),
-            issuer_org_id: 1,
-            issuer_name: "talentcert Academy".into(),
-            certification_code: "uo-associate".into(),
-            title: "User Operation Associate".into(),
-            title_zh: "用户运营助理认证".into(),
-            description: "Runs member segmentation and retention campaigns.".into(),
-            level: 2,
-            category: "user-operation".into(),
-            category_name: "User operation".into(),
-            category_name_zh: "用户运营".into(),
-            competencies: (0..6)
-                .map(|i| AttestedCompetency {
-                    id: format!("uo-{i}"),
-                    name: format!("Competency {i}"),
-                    name_zh: "用户分层".into(),
-                    level: 2,
-                })
-                .collect(),
-            issued_at: issued,
-            valid_until: issued + chrono::Duration::days(730),
-            replaces: None,
-        }
+        CertificateData::example(name, issued)
     }
 
     fn pdftotext(pdf: &[u8]) -> Option<String> {

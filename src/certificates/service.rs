@@ -1353,9 +1353,26 @@ pub async fn set_disclosure(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
+    let before = c.name_disclosure.clone();
     let mut active = c.into_active_model();
     active.name_disclosure = Set(disclosure.to_string());
     let c = active.update(&txn).await?;
+    if before != c.name_disclosure {
+        crate::audit::record(
+            &txn,
+            crate::audit::AuditEvent {
+                org_id: Some(c.org_id),
+                actor_user_id: Some(user_id),
+                action: "certificate.disclosure_changed",
+                target_type: "certificate",
+                target_id: Some(c.code.clone()),
+                before: Some(json!({ "name_disclosure": before })),
+                after: Some(json!({ "name_disclosure": c.name_disclosure })),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(c)
 }

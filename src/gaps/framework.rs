@@ -176,30 +176,21 @@ struct Parsed {
     line: u64,
 }
 
-/// Checks a framework CSV against the category's model and, unless a dry run or any row is
-/// bad, writes the names, descriptions and indicators in one transaction.
-pub async fn import(
-    db: &DatabaseConnection,
+/// A framework CSV read and checked against the category's competencies (`existing`, by id):
+/// every bad row by line and column, and what the good rows say.
+struct Checked {
+    problems: Vec<RowProblem>,
+    competencies: BTreeMap<String, Parsed>,
+    levels: BTreeMap<String, BTreeMap<u8, (Vec<String>, u64)>>,
+}
+
+/// Reads a framework CSV of the category `category_id`, with no database.
+fn check_rows<V>(
+    text: &str,
     category_id: &str,
-    bytes: &[u8],
-    lang: Lang,
-    dry_run: bool,
+    existing: &HashMap<String, V>,
     message_lang: Lang,
-) -> AppResult<FrameworkReport> {
-    let (text, _) = super::roster::decode(bytes)
-        .ok_or_else(|| AppError::BadRequest(Msg::new("roster.encoding")))?;
-    let txn = crate::db::begin_write(db).await?;
-    let category = job_category::Entity::find_by_id(category_id.to_string())
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let existing: HashMap<String, competency::Model> = competency::Entity::find()
-        .filter(competency::Column::CategoryId.eq(category_id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
+) -> Checked {
     let mut problems = Vec::new();
     macro_rules! push {
         ($line:expr, $column:expr, $msg:expr) => {
@@ -289,11 +280,12 @@ pub async fn import(
             }
             if !cell("Is framework").is_empty() && cell("Is framework") != "0" {
                 framework_rows += 1;
-                if id != category.id {
+                if id != category_id {
                     push!(
                         line,
                         "ID number",
-                        Msg::new("framework.wrong_framework").arg("category", category.id.clone())
+                        Msg::new("framework.wrong_framework")
+                            .arg("category", category_id.to_string())
                     );
                 }
                 continue;
@@ -379,6 +371,54 @@ pub async fn import(
         }
     }
     problems.sort_by_key(|p| p.line);
+    Checked {
+        problems,
+        competencies,
+        levels,
+    }
+}
+
+/// Checks a framework CSV of the category `category_id` whose competencies are `known`, with no
+/// database (for fuzzing). Answers the number of problems; `None` when the bytes are not text.
+pub fn check_only(bytes: &[u8], category_id: &str, known: &[&str]) -> Option<usize> {
+    let (text, _) = super::roster::decode(bytes)?;
+    let existing: HashMap<String, ()> = known.iter().map(|k| (k.to_string(), ())).collect();
+    Some(
+        check_rows(&text, category_id, &existing, Lang::En)
+            .problems
+            .len(),
+    )
+}
+
+/// Checks a framework CSV against the category's model and, unless a dry run or any row is
+/// bad, writes the names, descriptions and indicators in one transaction.
+pub async fn import(
+    db: &DatabaseConnection,
+    category_id: &str,
+    bytes: &[u8],
+    lang: Lang,
+    dry_run: bool,
+    message_lang: Lang,
+) -> AppResult<FrameworkReport> {
+    let (text, _) = super::roster::decode(bytes)
+        .ok_or_else(|| AppError::BadRequest(Msg::new("roster.encoding")))?;
+    let txn = crate::db::begin_write(db).await?;
+    let category = job_category::Entity::find_by_id(category_id.to_string())
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let existing: HashMap<String, competency::Model> = competency::Entity::find()
+        .filter(competency::Column::CategoryId.eq(category_id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let Checked {
+        problems,
+        competencies,
+        levels,
+    } = check_rows(&text, &category.id, &existing, message_lang);
     let mut changed = Vec::new();
     for (id, c) in &competencies {
         let Some(old) = existing.get(id) else {

@@ -1,6 +1,7 @@
 //! Integration tests: the real service on a random port, a fresh database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod auth;
 mod browser;
 mod catalog;

@@ -35,18 +35,29 @@ enum Kind {
     /// An invitation HR sent, and its email in the outbox.
     Invitation,
     Outbox,
-    // Not scoped: shared catalog entries and names.
+    /// A position HR defined.
+    Position,
+    // Not scoped: shared catalog entries, names, public pages' keys.
     Certification,
     Category,
     Department,
     Mode,
+    Token,
+    Issuer,
+    StatusList,
 }
 
 impl Kind {
     fn scoped(self) -> bool {
         !matches!(
             self,
-            Kind::Certification | Kind::Category | Kind::Department | Kind::Mode
+            Kind::Certification
+                | Kind::Category
+                | Kind::Department
+                | Kind::Mode
+                | Kind::Token
+                | Kind::Issuer
+                | Kind::StatusList
         )
     }
 }
@@ -779,6 +790,30 @@ async fn organization_data(
             .expect("a certificate")
             .to_string(),
     );
+    let position = app
+        .post_json(
+            "/api/v1/positions",
+            hr,
+            &json!({"code": format!("{prefix}-pos"), "name": "Matrix position", "category": "user-operation", "headcount": 1, "level": 2}),
+        )
+        .await;
+    assert_eq!(position.status(), StatusCode::CREATED);
+    values.insert(Kind::Position, format!("{prefix}-pos"));
+    let code = &values[&Kind::Code];
+    let verified = json(
+        app.api
+            .get(app.url(&format!("/api/v1/verify/{code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let issuer = verified["certificate"]["issuer_url"]
+        .as_str()
+        .expect("issuer url");
+    values.insert(Kind::Issuer, issuer.rsplit('/').next().unwrap().to_string());
+    values.insert(Kind::Token, "not-a-real-token".into());
+    values.insert(Kind::StatusList, "1".into());
     values.insert(Kind::Category, "user-operation".into());
     values.insert(Kind::Department, "Store%201".into());
     values.insert(Kind::Mode, "self-built".into());
@@ -1013,4 +1048,448 @@ async fn every_api_route_answers_each_caller_by_its_rule_in_both_organizations()
     )
     .await;
     assert_eq!(lesson["title"], "First", "{lesson}");
+}
+
+/// The property names of an operation's JSON body, from the OpenAPI document.
+fn body_properties(doc: &Value, method: &str, path: &str) -> Vec<String> {
+    let schema =
+        &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap_or_default();
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    };
+    schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Bodies no client should send: not JSON, the wrong JSON, too deep, too big, not UTF-8.
+fn hostile_bodies(properties: &[String]) -> Vec<(&'static str, Vec<u8>)> {
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(300), "}".repeat(300));
+    let huge_string = format!("\"{}\"", "x".repeat(300_000));
+    let values = [
+        "null",
+        "[]",
+        "{}",
+        "-1",
+        "1e999",
+        "99999999999999999999999999",
+        "\"\"",
+        "\"\\u0000\\ud800\"",
+        "\"<script>alert(1)</script>\"",
+        huge_string.as_str(),
+        deep.as_str(),
+        deep_object.as_str(),
+    ];
+    let mut bodies: Vec<(&'static str, Vec<u8>)> = vec![
+        ("application/json", Vec::new()),
+        ("application/json", b"null".to_vec()),
+        ("application/json", b"[]".to_vec()),
+        ("application/json", b"\"a string\"".to_vec()),
+        ("application/json", b"{}".to_vec()),
+        ("application/json", b"{\"unclosed\": ".to_vec()),
+        ("application/json", deep.clone().into_bytes()),
+        ("application/json", deep_object.clone().into_bytes()),
+        ("application/json", b"{\"a\": \"\xff\xfe\xfd\"}".to_vec()),
+        (
+            "application/json",
+            format!("[{}]", "1,".repeat(1_500_000) + "1").into_bytes(),
+        ),
+        ("text/csv", b"\xff\xfe\x00\x00,\x00\n\"unclosed".to_vec()),
+        (
+            "text/plain",
+            "::\u{0}:: {=\u{202e} ~".repeat(1_000).into_bytes(),
+        ),
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\xff\r\n--x--".to_vec(),
+        ),
+    ];
+    for value in values {
+        if properties.is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = properties
+            .iter()
+            .map(|p| format!("\"{p}\": {value}"))
+            .collect();
+        bodies.push((
+            "application/json",
+            format!("{{{}}}", fields.join(",")).into_bytes(),
+        ));
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn hostile_bodies_and_queries_on_every_route_are_a_4xx_problem_never_a_500() {
+    let world = world().await;
+    let app = &world.app;
+    let doc = json(
+        app.api
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut wrong = Vec::new();
+    let mut sent = 0;
+    for rule in rules() {
+        // As each caller who may use the route (so the handler is reached), with the demo
+        // organization's data.
+        let expected: Vec<&str> = rule.expect.split_whitespace().collect();
+        let callers: Vec<&str> = ACTORS
+            .iter()
+            .zip(&expected)
+            .filter(|(_, e)| **e == "ok" || **e == "pub")
+            .map(|(who, _)| *who)
+            .take(2)
+            .collect();
+        let path = fill(&rule, &world.own);
+        let method = Method::from_bytes(rule.method.to_uppercase().as_bytes()).unwrap();
+        let properties = body_properties(&doc, rule.method, rule.path);
+        let mut requests: Vec<(String, &'static str, Vec<u8>)> = hostile_bodies(&properties)
+            .into_iter()
+            .map(|(content_type, body)| (path.clone(), content_type, body))
+            .collect();
+        for query in [
+            "?limit=99999999999999999999&offset=-1",
+            "?limit=abc&format=%00&q=%FF%FE",
+            "?status=%3Cscript%3E&role=%00&department=..%2F..&surname=%E2%80%AE",
+        ] {
+            requests.push((format!("{path}{query}"), "application/json", b"{}".to_vec()));
+        }
+        for who in &callers {
+            for (url, content_type, body) in &requests {
+                let mut request = app
+                    .api
+                    .request(method.clone(), app.url(url))
+                    .header("content-type", *content_type)
+                    .body(body.clone());
+                if let Some(token) = world.tokens.get(who) {
+                    request = request.bearer_auth(token);
+                }
+                let response = request.send().await.expect("the service answers");
+                sent += 1;
+                let status = response.status();
+                let shown: String = String::from_utf8_lossy(&body[..body.len().min(60)]).into();
+                let problem = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/problem+json"));
+                if status.is_server_error() {
+                    wrong.push(format!(
+                        "{} {url} as {who} with {shown:?}: {status}",
+                        rule.method
+                    ));
+                } else if status.is_client_error() && !problem {
+                    wrong.push(format!(
+                        "{} {url} as {who} with {shown:?}: {status} without a problem body",
+                        rule.method
+                    ));
+                }
+            }
+        }
+    }
+    let alive = app.api.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK, "the service is still up");
+    assert!(sent > 1_000, "only {sent} requests");
+    assert!(
+        wrong.is_empty(),
+        "{} of {sent} hostile requests were answered wrongly:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// A page route's rule, as [`Rule`] with these outcomes besides `403`, `404`, `ok` and `pub`:
+/// `login` (a redirect to the sign-in page). POSTs carry the caller's CSRF token and a valid
+/// form (so a refusal comes from the rule, not from reading the form); the anonymous caller has
+/// the CSRF cookie of the sign-in page.
+struct PageRule {
+    method: &'static str,
+    path: &'static str,
+    params: &'static [Kind],
+    expect: &'static str,
+    /// The form is a file upload.
+    multipart: bool,
+    /// Fields a valid form carries besides the CSRF token.
+    form: &'static [(&'static str, &'static str)],
+    /// Sent from a fresh browser (a sign-in would replace the caller's session).
+    fresh: bool,
+}
+
+impl PageRule {
+    fn with(mut self, form: &'static [(&'static str, &'static str)]) -> PageRule {
+        self.form = form;
+        self
+    }
+
+    fn fresh(mut self) -> PageRule {
+        self.fresh = true;
+        self
+    }
+}
+
+fn page(
+    method: &'static str,
+    path: &'static str,
+    params: &'static [Kind],
+    expect: &'static str,
+) -> PageRule {
+    PageRule {
+        method,
+        path,
+        params,
+        expect,
+        multipart: false,
+        form: &[],
+        fresh: false,
+    }
+}
+
+fn page_rules() -> Vec<PageRule> {
+    use Kind::*;
+    let upload = |mut r: PageRule| {
+        r.multipart = true;
+        r
+    };
+    vec![
+        // Public pages, assets and probes.
+        page("get", "/", &[], "login pub pub pub pub pub"),
+        page("get", "/login", &[], "pub pub pub pub pub pub"),
+        page("get", "/password-reset", &[], "pub pub pub pub pub pub"),
+        page("get", "/password-reset/{token}", &[Token], "pub pub pub pub pub pub"),
+        page("get", "/invitations/{token}", &[Token], "pub pub pub pub pub pub"),
+        page("get", "/verify", &[], "pub pub pub pub pub pub"),
+        page("get", "/verify/{code}", &[Code], "pub pub pub pub pub pub"),
+        page("get", "/issuers/{id}", &[Issuer], "pub pub pub pub pub pub"),
+        page("get", "/status-lists/{id}", &[StatusList], "pub pub pub pub pub pub"),
+        page("get", "/.well-known/jwks.json", &[], "pub pub pub pub pub pub"),
+        page("get", "/favicon.svg", &[], "pub pub pub pub pub pub"),
+        page("get", "/static/app.css", &[], "pub pub pub pub pub pub"),
+        page("get", "/static/exam.js", &[], "pub pub pub pub pub pub"),
+        page("get", "/healthz", &[], "pub pub pub pub pub pub"),
+        page("get", "/readyz", &[], "pub pub pub pub pub pub"),
+        page("post", "/login", &[], "pub pub pub pub pub pub").with(&[("email", "learner@demo.test"), ("password", DEMO_PASSWORD), ("next", "/")]).fresh(),
+        page("post", "/password-reset", &[], "pub pub pub pub pub pub").with(&[("email", "nobody@nowhere.test")]),
+        page("post", "/password-reset/{token}", &[Token], "pub pub pub pub pub pub").with(&[("password", "a long enough passphrase")]),
+        page("post", "/invitations/{token}", &[Token], "pub pub pub pub pub pub").with(&[("password", "a long enough passphrase")]),
+        page("post", "/language", &[], "pub pub pub pub pub pub").with(&[("lang", "zh-CN"), ("next", "/")]),
+        upload(page("post", "/verify", &[], "pub pub pub pub pub pub")),
+        // Anyone signed in.
+        page("get", "/catalog", &[], "login ok ok ok ok ok"),
+        page("get", "/certificates", &[], "login ok ok ok ok ok"),
+        page("get", "/certifications", &[], "login ok ok ok ok ok"),
+        page("get", "/learning", &[], "login ok ok ok ok ok"),
+        page("get", "/skills", &[], "login ok ok ok ok ok"),
+        page("post", "/certifications/{id}/start", &[Certification], "login ok ok ok ok ok"),
+        page("get", "/courses/{id}", &[Course], "login ok ok ok ok 404"),
+        page("get", "/lessons/{id}", &[Lesson], "login ok ok ok ok 404"),
+        page("post", "/courses/{id}/enrol", &[Course], "login ok ok ok ok 404"),
+        page("post", "/lessons/{id}/complete", &[Lesson], "login ok ok ok ok 404"),
+        // The holder's exam and certificate.
+        page("get", "/exams/{id}", &[Attempt], "login ok 404 404 404 404"),
+        page("get", "/exams/{id}/result", &[Attempt], "login ok 404 404 404 404"),
+        page("post", "/exams/{id}/save", &[Attempt], "login ok 404 404 404 404"),
+        page("post", "/certificates/{code}/disclosure", &[Code], "login ok 404 404 404 404").with(&[("name_disclosure", "surname")]),
+        // Trainers.
+        page("get", "/trainer", &[], "login 403 ok 403 403 ok"),
+        page("get", "/trainer/certifications", &[], "login 403 ok 403 403 ok"),
+        page("get", "/trainer/grading", &[], "login 403 ok 403 403 ok"),
+        page("get", "/trainer/attempts/{id}", &[Attempt], "login 403 ok 403 403 404"),
+        page("get", "/trainer/certifications/{id}/blueprint", &[Certification], "login 403 ok 403 403 ok"),
+        page("post", "/trainer/certifications/{id}/blueprint", &[Certification], "login 403 403 403 403 ok"),
+        page("get", "/trainer/certifications/{id}/statistics", &[Certification], "login 403 ok 403 403 ok"),
+        page("post", "/trainer/courses", &[], "login 403 ok 403 403 ok"),
+        page("get", "/trainer/courses/{id}", &[Course], "login 403 ok 403 403 404"),
+        page("get", "/trainer/courses/{id}/lesson", &[Course], "login 403 ok 403 403 404"),
+        page("post", "/trainer/courses/{id}/details", &[Course], "login 403 ok 403 403 404"),
+        page("post", "/trainer/courses/{id}/lesson", &[Course], "login 403 ok 403 403 404"),
+        page("post", "/trainer/courses/{id}/publish", &[Course], "login 403 ok 403 403 404"),
+        page("post", "/trainer/courses/{id}/question", &[Course], "login 403 ok 403 403 404"),
+        page("post", "/trainer/courses/{id}/questions", &[Course], "login 403 ok 403 403 404").with(&[("gift", "// [id:page-q] [tag:competency=uo-rfm] [tag:difficulty=easy]\n::page-q:: Pick {=a ~b}\n")]),
+        page("post", "/trainer/grading/{attempt}/{question}", &[Attempt, Question], "login 403 ok 403 403 404").with(&[("mark", "1"), ("comment", "Matrix")]),
+        // HR.
+        page("get", "/hr", &[], "login 403 403 ok ok ok"),
+        page("get", "/hr/positions", &[], "login 403 403 ok ok ok"),
+        page("get", "/hr/roster", &[], "login 403 403 ok ok ok"),
+        page("get", "/hr/departments/{name}", &[Department], "login 403 403 ok ok 404"),
+        page("get", "/people/{id}/gaps", &[User], "login ok 404 ok ok 404"),
+        page("post", "/hr/level-rule", &[], "login 403 403 ok ok ok").with(&[("rule", "highest")]),
+        page("post", "/hr/positions", &[], "login 403 403 ok ok ok").with(&[("code", "page-pos"), ("name", "Page position"), ("name_zh", ""), ("category", "user-operation"), ("headcount", "1"), ("level", "2")]),
+        page("post", "/hr/positions/template", &[], "login 403 403 ok ok ok").with(&[("mode", "self-built")]),
+        page("post", "/hr/positions/{code}/requirements", &[Position], "login 403 403 ok ok 404"),
+        upload(page("post", "/hr/roster", &[], "login 403 403 ok ok ok")),
+        page("post", "/people/{id}/learning-path", &[User], "login 403 403 ok ok 404"),
+        page("post", "/people/{id}/ratings", &[User], "login ok 403 403 403 404").with(&[("competency", "uo-rfm"), ("level", "2"), ("note", "Matrix")]),
+        // Admins.
+        page("get", "/admin", &[], "login 403 403 403 ok ok"),
+        page("get", "/admin/certificates", &[], "login 403 403 403 ok ok"),
+        page("get", "/admin/outbox", &[], "login 403 403 403 ok ok"),
+        page("post", "/admin/invitations", &[], "login 403 403 403 ok ok"),
+        page("post", "/admin/users/{id}/roles", &[User], "login 403 403 403 ok 404").with(&[("roles", "learner")]),
+        page("post", "/admin/users/{id}/status", &[User], "login 403 403 403 ok 404").with(&[("status", "active")]),
+        page("post", "/admin/outbox/{id}/retry", &[Outbox], "login 403 403 403 ok 404"),
+        page("post", "/admin/certificates/{code}/revoke", &[Code], "login 403 403 403 ok 404").with(&[("reason", "Matrix check")]),
+        page("post", "/admin/certificates/{code}/reissue", &[Code], "login 403 403 403 ok 404"),
+        // Last: it ends the session.
+        page("post", "/logout", &[], "login login login login login login"),
+    ]
+}
+
+fn fill_page(rule: &PageRule, values: &Values) -> String {
+    let mut path = rule.path.to_string();
+    for kind in rule.params {
+        let start = path.find('{').expect("a parameter per kind");
+        let end = start + path[start..].find('}').expect("closing brace");
+        path.replace_range(start..=end, &values[kind]);
+    }
+    path
+}
+
+#[tokio::test]
+async fn every_page_route_answers_each_caller_by_its_rule_in_both_organizations() {
+    let world = world().await;
+    let app = &world.app;
+    let rules = page_rules();
+    let in_source: BTreeSet<(String, String)> = crate::openapi::all_routes_in_source()
+        .into_iter()
+        .filter(|(_, path)| !path.starts_with("/api/"))
+        .collect();
+    let in_table: BTreeSet<(String, String)> = rules
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(rules.len(), in_table.len(), "a page has two rules");
+    let missing: Vec<_> = in_source.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&in_source).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "pages without a rule: {missing:?}; rules without a page: {stale:?}"
+    );
+
+    let anonymous = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = anonymous.get(app.url("/login")).send().await.unwrap();
+    let anonymous_csrf = crate::pages::csrf_of(&sign_in.text().await.unwrap());
+    let mut sessions: HashMap<&str, (reqwest::Client, String)> = HashMap::new();
+    for who in &ACTORS[1..] {
+        sessions.insert(
+            *who,
+            crate::auth::page_session(app, &format!("{who}@demo.test")).await,
+        );
+    }
+    let call = |who: &'static str, rule: &'static PageRule, values: &Values| {
+        let url = app.url(&fill_page(rule, values));
+        let (client, csrf) = sessions
+            .get(who)
+            .cloned()
+            .unwrap_or_else(|| (anonymous.clone(), anonymous_csrf.clone()));
+        let fresh_url = app.url("/login");
+        async move {
+            let (client, csrf) = if rule.fresh {
+                let client = reqwest::Client::builder()
+                    .cookie_store(true)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap();
+                let page = client
+                    .get(fresh_url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let csrf = crate::pages::csrf_of(&page);
+                (client, csrf)
+            } else {
+                (client, csrf)
+            };
+            let request = match (rule.method, rule.multipart) {
+                ("get", _) => client.get(url),
+                (_, true) => client.post(url).multipart(
+                    reqwest::multipart::Form::new()
+                        .text("csrf_token", csrf)
+                        .text("mode", "merge"),
+                ),
+                (_, false) => {
+                    let mut form = vec![("csrf_token", csrf.as_str())];
+                    form.extend(rule.form.iter().copied());
+                    client.post(url).form(&form)
+                }
+            };
+            let response = request.send().await.expect("the service answers");
+            let to_login = response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .is_some_and(|l| l.starts_with("/login"));
+            (response.status(), to_login)
+        }
+    };
+    let rules: &'static [PageRule] = Box::leak(rules.into_boxed_slice());
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for rule in rules {
+        let expected: Vec<&str> = rule.expect.split_whitespace().collect();
+        assert_eq!(
+            expected.len(),
+            ACTORS.len(),
+            "{} {}",
+            rule.method,
+            rule.path
+        );
+        for (who, expect) in ACTORS.iter().zip(&expected) {
+            let (status, to_login) = call(who, rule, &world.own).await;
+            checked += 1;
+            let code = status.as_u16();
+            let fine = match *expect {
+                "login" => status.is_redirection() && to_login,
+                "ok" => code < 500 && !matches!(code, 401 | 403 | 404) && !to_login,
+                "pub" => code < 500 && !matches!(code, 401 | 403) && !to_login,
+                exact => exact == code.to_string(),
+            };
+            if !fine {
+                wrong.push(format!(
+                    "{} {} as {who}: expected {expect}, got {status}{}",
+                    rule.method,
+                    rule.path,
+                    if to_login { " to the sign-in page" } else { "" }
+                ));
+            }
+        }
+        if rule.params.iter().any(|k| k.scoped()) && !expected.contains(&"pub") {
+            for (who, expect) in ACTORS.iter().zip(&expected) {
+                if *expect != "ok" {
+                    continue;
+                }
+                let (status, _) = call(who, rule, &world.foreign).await;
+                checked += 1;
+                if status != StatusCode::NOT_FOUND {
+                    wrong.push(format!(
+                        "{} {} as {who} with the foreign organization's data: expected 404, got {status}",
+                        rule.method, rule.path
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} page calls broke their rule:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

@@ -351,3 +351,100 @@ async fn every_page_form_checks_its_csrf_token() {
         .collect();
     assert!(written.is_empty(), "{written:?}");
 }
+
+/// Question text, options and feedback a trainer wrote with markup in them are shown as text on
+/// every page that shows them: the exam, the result, the trainer's review and question bank.
+#[tokio::test]
+async fn question_content_cannot_inject_script_into_any_page() {
+    use crate::catalog::{import_mini, mini_catalog, write};
+    let app = spawn_app().await;
+    let dir = crate::exams::exam_catalog();
+    mini_catalog(dir.path());
+    write(
+        dir.path(),
+        "courses/uo-101/questions.gift",
+        "// [id:uo-101-q01] [tag:competency=uo-rfm] [tag:difficulty=easy]\n\
+         ::uo-101-q01:: <script>alert('stem')</script> Which one? \
+         {=<img src\\=x onerror\\=alert(1)>#<svg onload\\=alert(2)> ~<iframe src\\=javascript\\:alert(3)>}\n\n\
+         // [id:uo-101-q02] [tag:competency=uo-rfm] [tag:difficulty=medium]\n\
+         ::uo-101-q02:: [html]<b onmouseover=alert(4)>True?</b><script>alert(5)</script> {TRUE####<script>alert(6)</script>}\n",
+    );
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let cert = crate::exams::cert_id(&app, &learner, "uo-open").await;
+    let attempt = crate::exams::start_attempt(&app, &learner, cert).await;
+    let id = attempt["id"].as_i64().unwrap();
+
+    let (learner_pages, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let (trainer_pages, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let (platform_pages, _) = crate::auth::page_session(&app, "platform@demo.test").await;
+    let page = |client: reqwest::Client, path: String| {
+        let url = app.url(&path);
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+    let mut pages = vec![(
+        "exam",
+        page(learner_pages.clone(), format!("/exams/{id}")).await,
+    )];
+    for q in crate::exams::review_of(&app, &trainer, id).await["questions"]
+        .as_array()
+        .unwrap()
+    {
+        crate::exams::put_answer(
+            &app,
+            &learner,
+            id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+    }
+    let submitted = app
+        .post_json(
+            &format!("/api/v1/attempts/{id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(submitted.status(), StatusCode::OK);
+    pages.push((
+        "result",
+        page(learner_pages, format!("/exams/{id}/result")).await,
+    ));
+    pages.push((
+        "review",
+        page(trainer_pages, format!("/trainer/attempts/{id}")).await,
+    ));
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &trainer).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    pages.push((
+        "question bank",
+        page(platform_pages, format!("/trainer/courses/{course}")).await,
+    ));
+
+    let mut shown = 0;
+    for (name, html) in &pages {
+        let lower = html.to_lowercase();
+        for raw in [
+            "<script>alert",
+            "<img src=x",
+            "<svg onload",
+            "<iframe",
+            "<b onmouseover",
+        ] {
+            assert!(!lower.contains(raw), "{name} page carries {raw}: {html}");
+        }
+        if lower.contains("&lt;script&gt;alert") {
+            shown += 1;
+        }
+    }
+    assert!(
+        shown >= 3,
+        "the questions are shown, as text ({shown} pages)"
+    );
+}
