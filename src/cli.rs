@@ -81,10 +81,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .bind
         .rsplit_once(':')
         .map_or("127.0.0.1", |(host, _)| host);
-    println!("talentcert is listening on {host}:{}", app.port());
-    println!("Open {public_url} in a browser.");
+    // The banner is for people: with JSON logs, standard output carries only log lines, and the
+    // banner goes to standard error.
+    let json_logs = settings.log_format == crate::config::LogFormat::Json;
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            if json_logs {
+                eprintln!($($arg)*)
+            } else {
+                println!($($arg)*)
+            }
+        };
+    }
+    say!("talentcert is listening on {host}:{}", app.port());
+    say!("Open {public_url} in a browser.");
     if report.demo_present {
-        println!("Demo accounts:");
+        say!("Demo accounts:");
         for (email, _, on_platform, roles) in DEMO_ACCOUNTS {
             let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
             let org = if *on_platform {
@@ -92,14 +104,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             } else {
                 "Demo Retail Co."
             };
-            println!("  {email:<22} {:<16} {org}", roles.join(", "));
+            say!("  {email:<22} {:<16} {org}", roles.join(", "));
         }
         match (&report.demo_password, report.demo_created) {
-            (Some(password), true) if settings.demo_password.is_none() => println!(
+            (Some(password), true) if settings.demo_password.is_none() => say!(
                 "  password: {password}   (generated now and shown only once; set TALENTCERT_DEMO_PASSWORD to choose it)"
             ),
-            (Some(password), _) => println!("  password: {password}"),
-            (None, _) => println!(
+            (Some(password), _) => say!("  password: {password}"),
+            (None, _) => say!(
                 "  password: the one printed at first start (or the TALENTCERT_DEMO_PASSWORD of that start)"
             ),
         }

@@ -250,6 +250,20 @@ pub struct SettingsArgs {
     /// Public certificate verifications a client (IP address) may make per minute; 0 turns the limit off. Default: 60.
     #[arg(long, env = "TALENTCERT_VERIFY_RATE_LIMIT", global = true)]
     pub verify_rate_limit: Option<u32>,
+    /// Reverse proxies whose X-Forwarded-For is believed: addresses or CIDR ranges, comma separated (e.g. 10.0.0.0/8,127.0.0.1). Default: none (the peer's address is the client's).
+    #[arg(long, env = "TALENTCERT_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// How often each instance grades the attempts whose time is over, in seconds. Default: 30.
+    #[arg(long, env = "TALENTCERT_SWEEP_SECONDS", global = true)]
+    pub sweep_seconds: Option<u64>,
+    /// A bearer token that scrapers of /metrics must send. Default: unset (/metrics is public).
+    #[arg(
+        long,
+        env = "TALENTCERT_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 /// Where the data lives.
@@ -266,6 +280,24 @@ pub enum DatabaseSettings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Parses `TALENTCERT_TRUSTED_PROXIES`: addresses (one host each) and CIDR ranges, comma separated.
+fn parse_proxies(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "TALENTCERT_TRUSTED_PROXIES: {entry:?} is neither an IP address nor a CIDR range"
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Resolved, validated settings.
@@ -295,6 +327,12 @@ pub struct Settings {
     pub mail: MailSettings,
     /// None: no catalog import at start.
     pub content_dir: Option<PathBuf>,
+    /// None: `/metrics` is public.
+    pub metrics_token: Option<String>,
+    /// Seconds between two sweeps of attempts whose time is over.
+    pub sweep_seconds: u64,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// How the outbox delivers.
@@ -348,6 +386,9 @@ impl Settings {
             mail_from: args.mail_from.or(file.mail_from),
             token_ttl_seconds: args.token_ttl_seconds.or(file.token_ttl_seconds),
             verify_rate_limit: args.verify_rate_limit.or(file.verify_rate_limit),
+            metrics_token: args.metrics_token.or(file.metrics_token),
+            sweep_seconds: args.sweep_seconds.or(file.sweep_seconds),
+            trusted_proxies: args.trusted_proxies.or(file.trusted_proxies),
             login_account_failures: args.login_account_failures.or(file.login_account_failures),
             login_address_failures: args.login_address_failures.or(file.login_address_failures),
             session_idle_minutes: args.session_idle_minutes.or(file.session_idle_minutes),
@@ -435,6 +476,11 @@ impl Settings {
         if !(10..=600_000).contains(&mail.poll_ms) {
             bail!("TALENTCERT_MAIL_POLL_MS must be between 10 and 600000");
         }
+        let trusted_proxies = parse_proxies(m.trusted_proxies.as_deref().unwrap_or_default())?;
+        let sweep_seconds = m.sweep_seconds.unwrap_or(30);
+        if !(1..=3600).contains(&sweep_seconds) {
+            bail!("TALENTCERT_SWEEP_SECONDS must be between 1 and 3600");
+        }
         let mail_from = m
             .mail_from
             .unwrap_or_else(|| "talentcert <no-reply@localhost>".to_string());
@@ -487,6 +533,9 @@ impl Settings {
                 m.content_dir
                     .unwrap_or_else(|| PathBuf::from("./course-content")),
             ),
+            metrics_token: m.metrics_token.filter(|t| !t.is_empty()),
+            sweep_seconds,
+            trusted_proxies,
         })
     }
 

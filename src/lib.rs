@@ -15,6 +15,7 @@ mod fuzzing;
 pub mod gaps;
 pub mod health;
 pub mod i18n;
+pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod pagination;

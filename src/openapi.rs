@@ -55,6 +55,8 @@ use crate::{
         catalog::handlers::complete_lesson,
         catalog::handlers::get_gift,
         catalog::handlers::put_gift,
+        catalog::handlers::get_moodle_xml,
+        catalog::handlers::put_moodle_xml,
         assessment::handlers::list_certifications,
         assessment::handlers::start_attempt,
         assessment::handlers::get_attempt,

@@ -40,6 +40,8 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// The answer shapes of question revisions, for the answer-save path.
     pub question_kinds: crate::assessment::exam::QuestionKinds,
+    /// Request counts and latencies, served at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A built, bound, not yet running service.
@@ -101,7 +103,11 @@ impl Application {
         let mail_wake = Arc::new(Notify::new());
         let worker = OutboxWorker::new(db.clone(), &settings, mail_wake.clone())?;
         tokio::spawn(worker.run());
-        tokio::spawn(assessment::exam::run_sweeper(db.clone(), mailer.clone()));
+        tokio::spawn(assessment::exam::run_sweeper(
+            db.clone(),
+            mailer.clone(),
+            std::time::Duration::from_secs(settings.sweep_seconds),
+        ));
         // Certificates committed without their PDF (a crash between the commit and the render).
         {
             let (db, url) = (db.clone(), settings.public_url.clone());
@@ -130,6 +136,7 @@ impl Application {
             platform_org_id: platform.id,
             mail_wake,
             question_kinds: crate::assessment::exam::QuestionKinds::default(),
+            metrics: crate::metrics::Metrics::new()?,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             verify_limiter: crate::certificates::limit::RateLimiter::new(
                 settings_limit,
@@ -224,6 +231,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     assessment::hot_routes(cfg);
     crate::certificates::hot_routes(cfg);
     health::routes(cfg);
+    cfg.service(crate::metrics::metrics);
     cfg.service(openapi::openapi_json);
     auth::routes(cfg);
     audit::routes(cfg);
@@ -273,6 +281,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 )),
             ))
             .wrap(from_fn(request_id_header))
+            .wrap(from_fn(crate::metrics::track))
             .wrap(TracingLogger::default())
     })
     .workers(workers)

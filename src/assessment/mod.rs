@@ -3,6 +3,7 @@ pub mod exam;
 pub mod gift;
 pub mod grading;
 pub mod handlers;
+pub mod moodle_xml;
 
 /// Registers the exam routes.
 /// The routes of a sitting exam, registered before all others (see `startup::routes`).

@@ -79,9 +79,43 @@ pub struct UserLang(pub Lang);
 #[derive(Debug, Clone, Copy)]
 struct CsrfVerified;
 
-/// The client's address as seen by this server (forwarding headers are not trusted).
+/// The client's address: the peer's, or, when the peer is a trusted proxy
+/// (`TALENTCERT_TRUSTED_PROXIES`), the nearest address in `X-Forwarded-For` that is not a trusted
+/// proxy (addresses further left were written by the client and prove nothing).
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let proxies = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    Some(forwarded_client(peer, proxies, req.headers()).to_string())
+}
+
+/// See [`client_ip`].
+fn forwarded_client(
+    peer: std::net::IpAddr,
+    proxies: &[ipnet::IpNet],
+    headers: &actix_web::http::header::HeaderMap,
+) -> std::net::IpAddr {
+    let trusted = |ip: &std::net::IpAddr| proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // An address the proxy could not have written: stop at the last good one.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
@@ -434,5 +468,65 @@ impl<T: DeserializeOwned + 'static> FromRequest for PageForm<T> {
             })?;
             Ok(PageForm(form))
         })
+    }
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::forwarded_client;
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(
+                HeaderName::from_static("x-forwarded-for"),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_proxies() {
+        let proxies = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "127.0.0.1/32".parse().unwrap(),
+        ];
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // A client talking to us directly cannot claim another address.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.9"), &proxies, &headers(&["203.0.113.7"])),
+            ip("198.51.100.9")
+        );
+        // Behind the proxy: the address it saw.
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &proxies, &headers(&["203.0.113.7"])),
+            ip("203.0.113.7")
+        );
+        // A forged left-hand entry is skipped: the nearest untrusted hop wins.
+        assert_eq!(
+            forwarded_client(
+                ip("10.1.2.3"),
+                &proxies,
+                &headers(&["1.1.1.1, 203.0.113.7", "10.9.9.9"])
+            ),
+            ip("203.0.113.7")
+        );
+        // Nothing usable: the last trusted hop.
+        assert_eq!(
+            forwarded_client(ip("10.1.2.3"), &proxies, &headers(&["not-an-ip"])),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            forwarded_client(ip("10.1.2.3"), &proxies, &headers(&[])),
+            ip("10.1.2.3")
+        );
+        // No proxies configured: the header means nothing.
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &[], &headers(&["203.0.113.7"])),
+            ip("127.0.0.1")
+        );
     }
 }

@@ -45,20 +45,66 @@ pub async fn current_questions<C: ConnectionTrait>(
         .await
 }
 
+/// The bank's current questions (editors of the course only: they hold the answers).
+async fn bank_of(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+) -> AppResult<Vec<GiftQuestion>> {
+    let c = editable_course(db, viewer, course_id).await?;
+    let rows = current_questions(db, c.id).await?;
+    rows.iter()
+        .map(to_gift)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AppError::internal)
+}
+
 /// The bank as a GIFT file (editors of the course only: it holds the answers).
 pub async fn export_gift(
     db: &DatabaseConnection,
     viewer: &Viewer,
     course_id: i64,
 ) -> AppResult<String> {
-    let c = editable_course(db, viewer, course_id).await?;
-    let rows = current_questions(db, c.id).await?;
-    let questions = rows
-        .iter()
-        .map(to_gift)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(AppError::internal)?;
-    Ok(gift::write(&questions))
+    Ok(gift::write(&bank_of(db, viewer, course_id).await?))
+}
+
+/// The bank as a Moodle XML question export (editors of the course only).
+pub async fn export_moodle_xml(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+) -> AppResult<String> {
+    Ok(crate::assessment::moodle_xml::write(
+        &bank_of(db, viewer, course_id).await?,
+    ))
+}
+
+/// Problems of a question file, each naming its line (and column).
+fn file_problems(errors: Vec<gift::GiftError>) -> AppError {
+    AppError::Validation(
+        errors
+            .into_iter()
+            .map(|e| {
+                FieldIssue::new(
+                    format!("line {}", e.line),
+                    Msg::new("validation.gift")
+                        .arg("column", e.column)
+                        .arg("detail", e.message),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Replaces a course's bank with a Moodle XML question export, as [`import_gift`] does.
+pub async fn import_moodle_xml(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    source: &str,
+) -> AppResult<BankImport> {
+    let questions = crate::assessment::moodle_xml::parse(source).map_err(file_problems)?;
+    import_questions(db, viewer, course_id, questions).await
 }
 
 /// What a bank import did.
@@ -80,21 +126,17 @@ pub async fn import_gift(
     course_id: i64,
     source: &str,
 ) -> AppResult<BankImport> {
-    let mut questions = gift::parse(source).map_err(|errors| {
-        AppError::Validation(
-            errors
-                .into_iter()
-                .map(|e| {
-                    FieldIssue::new(
-                        format!("line {}", e.line),
-                        Msg::new("validation.gift")
-                            .arg("column", e.column)
-                            .arg("detail", e.message),
-                    )
-                })
-                .collect(),
-        )
-    })?;
+    let questions = gift::parse(source).map_err(file_problems)?;
+    import_questions(db, viewer, course_id, questions).await
+}
+
+/// Replaces a course's bank with parsed questions (from GIFT or Moodle XML).
+async fn import_questions(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    mut questions: Vec<GiftQuestion>,
+) -> AppResult<BankImport> {
     let txn = crate::db::begin_write(db).await?;
     let c = editable_course(&txn, viewer, course_id).await?;
     let developed: BTreeSet<String> = course_competency::Entity::find()
@@ -106,6 +148,8 @@ pub async fn import_gift(
         .collect();
     let mut issues = Vec::new();
     let mut seen = BTreeSet::new();
+    // Ids the file gives, so a generated one never takes a later question's.
+    let given: BTreeSet<String> = questions.iter().filter_map(|q| q.id.clone()).collect();
     let mut next = 1;
     for q in &mut questions {
         let at = format!("line {}", q.line);
@@ -134,7 +178,7 @@ pub async fn import_gift(
             let id = loop {
                 let candidate = format!("{}-q{next:02}", c.code);
                 next += 1;
-                if !questions_has_id(source, &candidate) && !seen.contains(&candidate) {
+                if !given.contains(&candidate) && !seen.contains(&candidate) {
                     break candidate;
                 }
             };
@@ -179,8 +223,4 @@ pub async fn import_gift(
         retired,
         total,
     })
-}
-
-fn questions_has_id(source: &str, id: &str) -> bool {
-    source.contains(&format!("[id:{id}]"))
 }

@@ -26,6 +26,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::get_lesson)
         .service(handlers::complete_lesson)
         .service(handlers::get_gift)
-        .service(handlers::put_gift);
+        .service(handlers::put_gift)
+        .service(handlers::get_moodle_xml)
+        .service(handlers::put_moodle_xml);
     pages::routes(cfg);
 }

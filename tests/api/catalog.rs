@@ -1159,3 +1159,88 @@ async fn trainers_add_questions_of_every_type_with_the_question_editor() {
         7
     );
 }
+
+#[tokio::test]
+async fn question_banks_go_out_and_come_back_as_moodle_xml() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let platform = app.token("platform").await;
+    let id = course_id(&app, &platform, "uo-101").await;
+    let exported = app
+        .get(&format!("/api/v1/courses/{id}/questions.xml"), &platform)
+        .await;
+    assert_eq!(exported.status(), StatusCode::OK);
+    assert!(exported.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    let xml = exported.text().await.unwrap();
+    assert!(xml.contains("<idnumber>uo-101-q01</idnumber>"), "{xml}");
+    assert!(xml.contains("<text>competency=uo-rfm</text>"), "{xml}");
+    let put = |body: String| {
+        let app = &app;
+        let platform = platform.clone();
+        async move {
+            app.api
+                .put(app.url(&format!("/api/v1/courses/{id}/questions.xml")))
+                .bearer_auth(&platform)
+                .header("content-type", "application/xml")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The same bank back: nothing changes.
+    let same = put(xml.clone()).await;
+    assert_eq!(same.status(), StatusCode::OK);
+    let same = json(same).await;
+    assert_eq!(
+        (
+            same["created"].as_i64(),
+            same["revised"].as_i64(),
+            same["retired"].as_i64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{same}"
+    );
+    // An edited answer is a new revision, as with GIFT.
+    let edited = put(xml.replace("<text>wrong</text>", "<text>wrong, edited</text>")).await;
+    assert_eq!(json(edited).await["revised"], 1);
+    // A type GIFT cannot hold is refused by name and line; nothing is written.
+    let cloze = xml.replace(
+        "</quiz>",
+        "  <question type=\"cloze\"><name><text>c</text></name><questiontext format=\"html\"><text>{1:SHORTANSWER:=x}</text></questiontext></question>\n</quiz>",
+    );
+    let refused = put(cloze).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = json(refused).await;
+    assert!(problem.to_string().contains("cloze"), "{problem}");
+    assert!(
+        problem_fields(&problem)[0].starts_with("line "),
+        "{problem}"
+    );
+    // The same checks as a GIFT upload: a question without its competency tag.
+    let untagged = xml.replace("<text>competency=uo-rfm</text>", "<text>topic=rfm</text>");
+    assert_eq!(
+        put(untagged).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Not well-formed, or with a DTD: a 422 naming the position.
+    for bad in [
+        "<quiz><question",
+        "<!DOCTYPE quiz [<!ENTITY x \"y\">]><quiz>&x;</quiz>",
+    ] {
+        let response = put(bad.to_string()).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let learner = app.token("learner").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/courses/{id}/questions.xml"), &learner)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}

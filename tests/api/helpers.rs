@@ -240,6 +240,8 @@ pub struct AppOptions {
     pub login_address_failures: Option<i32>,
     /// `TALENTCERT_PUBLIC_URL`; none keeps the default (the bound address, http).
     pub public_url: Option<String>,
+    /// `TALENTCERT_METRICS_TOKEN`; none leaves `/metrics` public.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -254,6 +256,7 @@ impl Default for AppOptions {
             login_account_failures: None,
             login_address_failures: None,
             public_url: None,
+            metrics_token: None,
         }
     }
 }
@@ -293,6 +296,7 @@ pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
     settings.mail.lease_seconds = 3;
     settings.mail.max_attempts = options.mail_max_attempts;
     settings.max_body_bytes = 64 * 1024;
+    settings.metrics_token = options.metrics_token;
     if let Some(limit) = options.verify_rate_limit {
         settings.verify_rate_limit = limit;
     }

@@ -16,6 +16,7 @@ mod gaps;
 mod helpers;
 mod matrix;
 mod openapi;
+mod operations;
 mod organizations;
 mod pages;
 mod persistence;

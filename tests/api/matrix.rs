@@ -456,6 +456,8 @@ fn rules() -> Vec<Rule> {
             "text/plain",
             "// [id:taken] [tag:competency=uo-rfm] [tag:difficulty=easy]\n::taken:: Pick {=a ~b}\n",
         )),
+        rule("get", "/api/v1/courses/{id}/questions.xml", &[Course], "401 403 ok 403 403 404", none()),
+        rule("put", "/api/v1/courses/{id}/questions.xml", &[Course], "401 403 ok 403 403 404", Raw("application/xml", "<quiz>")).valid(Raw("application/xml", "<quiz><question type=\"essay\"><name><text>x</text></name><questiontext format=\"html\"><text>Taken?</text></questiontext><idnumber>taken-xml</idnumber><tags><tag><text>competency=uo-rfm</text></tag><tag><text>difficulty=easy</text></tag></tags></question></quiz>")),
         rule(
             "post",
             "/api/v1/courses/{id}/questions/{external_id}/regrade",
@@ -1278,6 +1280,7 @@ fn page_rules() -> Vec<PageRule> {
         page("get", "/static/exam.js", &[], "pub pub pub pub pub pub"),
         page("get", "/healthz", &[], "pub pub pub pub pub pub"),
         page("get", "/readyz", &[], "pub pub pub pub pub pub"),
+        page("get", "/metrics", &[], "pub pub pub pub pub pub"),
         page("post", "/login", &[], "pub pub pub pub pub pub").with(&[("email", "learner@demo.test"), ("password", DEMO_PASSWORD), ("next", "/")]).fresh(),
         page("post", "/password-reset", &[], "pub pub pub pub pub pub").with(&[("email", "nobody@nowhere.test")]),
         page("post", "/password-reset/{token}", &[Token], "pub pub pub pub pub pub").with(&[("password", "a long enough passphrase")]),
