@@ -57,6 +57,7 @@ use crate::{
         catalog::handlers::put_gift,
         catalog::handlers::get_moodle_xml,
         catalog::handlers::put_moodle_xml,
+        crate::xapi::list_statements,
         assessment::handlers::list_certifications,
         assessment::handlers::start_attempt,
         assessment::handlers::get_attempt,

@@ -240,6 +240,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     assessment::routes(cfg);
     crate::certificates::routes(cfg);
     crate::gaps::routes(cfg);
+    crate::xapi::routes(cfg);
     pages::pages::routes(cfg);
     pages::account_pages::routes(cfg);
 }

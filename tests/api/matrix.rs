@@ -609,6 +609,7 @@ fn rules() -> Vec<Rule> {
             "401 403 403 403 403 ok",
             Json(json!({"name": "", "slug": "", "admin_email": "", "admin_name": ""})),
         ),
+        rule("get", "/api/v1/xapi/statements", &[], "401 403 403 ok ok ok", none()),
         // Operations.
         rule("get", "/api/v1/audit", &[], "401 403 403 403 ok ok", none()),
         rule(

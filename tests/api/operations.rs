@@ -489,3 +489,140 @@ async fn two_instances_on_one_database_grade_issue_and_mail_once() {
         let _ = child.wait();
     }
 }
+
+/// Learning records as xAPI statements: every kind of event, stable ids, filters, pages, and only
+/// the caller's organization.
+#[tokio::test]
+async fn learning_records_export_as_xapi_statements() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let hr = app.token("hr").await;
+    // A course launched, a lesson completed, an exam passed with its certificate.
+    let courses = json(app.get("/api/v1/courses?q=uo-101", &learner).await).await;
+    let course = courses["items"][0]["id"].as_i64().unwrap();
+    let enrolled = app
+        .post_json(
+            &format!("/api/v1/courses/{course}/enrolment"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert!(enrolled.status().is_success());
+    let detail = json(
+        app.get(&format!("/api/v1/courses/{course}"), &learner)
+            .await,
+    )
+    .await;
+    let lesson = detail["lessons"][0]["id"].as_i64().unwrap();
+    let done = app
+        .post_json(
+            &format!("/api/v1/lessons/{lesson}/completion"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert!(done.status().is_success());
+    crate::certificates::pass_open_exam(&app).await;
+
+    let response = app.get("/api/v1/xapi/statements", &hr).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-experience-api-version"], "1.0.3");
+    let all = json(response).await;
+    let statements = all["statements"].as_array().unwrap().clone();
+    assert_eq!(all["more"], "");
+    let verbs: Vec<&str> = statements
+        .iter()
+        .map(|s| s["verb"]["display"]["en-US"].as_str().unwrap())
+        .collect();
+    for verb in ["launched", "completed", "attempted", "passed", "earned"] {
+        assert!(verbs.contains(&verb), "{verb} missing from {verbs:?}");
+    }
+    for s in &statements {
+        assert!(uuid_like(s["id"].as_str().unwrap()), "{s}");
+        assert_eq!(s["actor"]["mbox"], "mailto:learner@demo.test");
+        assert_eq!(s["version"], "1.0.3");
+        assert!(
+            s["object"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with(&app.address),
+            "{s}"
+        );
+        assert!(s["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+    let times: Vec<&str> = statements
+        .iter()
+        .map(|s| s["timestamp"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_unstable();
+    assert_eq!(times, sorted, "oldest first");
+    let lesson_done = statements
+        .iter()
+        .find(|s| s["object"]["definition"]["type"] == "http://adlnet.gov/expapi/activities/lesson")
+        .unwrap();
+    assert_eq!(
+        lesson_done["context"]["contextActivities"]["parent"][0]["id"],
+        format!("{}/courses/{course}", app.address)
+    );
+    let passed = statements
+        .iter()
+        .find(|s| s["verb"]["id"] == "http://adlnet.gov/expapi/verbs/passed")
+        .unwrap();
+    assert_eq!(passed["result"]["success"], true);
+    assert_eq!(passed["result"]["score"]["scaled"], 1.0);
+    assert!(passed["result"]["duration"]
+        .as_str()
+        .unwrap()
+        .starts_with("PT"));
+
+    // The same records give the same ids.
+    let again = json(app.get("/api/v1/xapi/statements", &hr).await).await;
+    assert_eq!(again["statements"], all["statements"]);
+    // Filters: by verb, by time.
+    let only = json(app.get("/api/v1/xapi/statements?verb=passed", &hr).await).await;
+    assert_eq!(only["statements"].as_array().unwrap().len(), 1);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let none = json(
+        app.get(
+            &format!(
+                "/api/v1/xapi/statements?since={}",
+                later.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            &hr,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(none["statements"], json!([]));
+    // Pages follow `more` to the same statements.
+    let mut paged = Vec::new();
+    let mut next = "/api/v1/xapi/statements?limit=2".to_string();
+    while !next.is_empty() {
+        let page = json(app.get(&next, &hr).await).await;
+        paged.extend(page["statements"].as_array().unwrap().iter().cloned());
+        next = page["more"].as_str().unwrap().to_string();
+    }
+    assert_eq!(paged, statements);
+    // Bad parameters name themselves.
+    let bad_verb = app.get("/api/v1/xapi/statements?verb=danced", &hr).await;
+    assert_eq!(bad_verb.status(), StatusCode::BAD_REQUEST);
+    assert!(json(bad_verb).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("danced"));
+    let bad_limit = app.get("/api/v1/xapi/statements?limit=0", &hr).await;
+    assert_eq!(bad_limit.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Another organization sees none of them; a learner may not read them.
+    let platform = app.token("platform").await;
+    let theirs = json(app.get("/api/v1/xapi/statements", &platform).await).await;
+    assert!(!theirs.to_string().contains("learner@demo.test"));
+    assert_eq!(
+        app.get("/api/v1/xapi/statements", &learner).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}
