@@ -253,6 +253,15 @@ pub struct SettingsArgs {
     /// Reverse proxies whose X-Forwarded-For is believed: addresses or CIDR ranges, comma separated (e.g. 10.0.0.0/8,127.0.0.1). Default: none (the peer's address is the client's).
     #[arg(long, env = "TALENTCERT_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// How often each instance pushes xAPI statements to the organizations' LRSs, in milliseconds. Default: 5000.
+    #[arg(long, env = "TALENTCERT_XAPI_POLL_MS", global = true)]
+    pub xapi_poll_ms: Option<u64>,
+    /// First retry delay of a failed xAPI push in seconds; doubles each attempt, at most an hour. Default: 30.
+    #[arg(long, env = "TALENTCERT_XAPI_RETRY_SECONDS", global = true)]
+    pub xapi_retry_seconds: Option<i64>,
+    /// Push attempts before a statement is marked dead. Default: 10.
+    #[arg(long, env = "TALENTCERT_XAPI_MAX_ATTEMPTS", global = true)]
+    pub xapi_max_attempts: Option<i32>,
     /// How often each instance grades the attempts whose time is over, in seconds. Default: 30.
     #[arg(long, env = "TALENTCERT_SWEEP_SECONDS", global = true)]
     pub sweep_seconds: Option<u64>,
@@ -333,6 +342,8 @@ pub struct Settings {
     pub sweep_seconds: u64,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How statements are pushed to LRSs.
+    pub xapi: crate::xapi::lrs::PushSettings,
 }
 
 /// How the outbox delivers.
@@ -389,6 +400,9 @@ impl Settings {
             metrics_token: args.metrics_token.or(file.metrics_token),
             sweep_seconds: args.sweep_seconds.or(file.sweep_seconds),
             trusted_proxies: args.trusted_proxies.or(file.trusted_proxies),
+            xapi_poll_ms: args.xapi_poll_ms.or(file.xapi_poll_ms),
+            xapi_retry_seconds: args.xapi_retry_seconds.or(file.xapi_retry_seconds),
+            xapi_max_attempts: args.xapi_max_attempts.or(file.xapi_max_attempts),
             login_account_failures: args.login_account_failures.or(file.login_account_failures),
             login_address_failures: args.login_address_failures.or(file.login_address_failures),
             session_idle_minutes: args.session_idle_minutes.or(file.session_idle_minutes),
@@ -477,6 +491,17 @@ impl Settings {
             bail!("TALENTCERT_MAIL_POLL_MS must be between 10 and 600000");
         }
         let trusted_proxies = parse_proxies(m.trusted_proxies.as_deref().unwrap_or_default())?;
+        let xapi = crate::xapi::lrs::PushSettings {
+            poll: std::time::Duration::from_millis(m.xapi_poll_ms.unwrap_or(5000)),
+            retry_seconds: m.xapi_retry_seconds.unwrap_or(30),
+            max_attempts: m.xapi_max_attempts.unwrap_or(10),
+        };
+        if !(10..=600_000).contains(&xapi.poll.as_millis())
+            || !(1..=3600).contains(&xapi.retry_seconds)
+            || !(1..=100).contains(&xapi.max_attempts)
+        {
+            bail!("TALENTCERT_XAPI_POLL_MS must be 10-600000, TALENTCERT_XAPI_RETRY_SECONDS 1-3600 and TALENTCERT_XAPI_MAX_ATTEMPTS 1-100");
+        }
         let sweep_seconds = m.sweep_seconds.unwrap_or(30);
         if !(1..=3600).contains(&sweep_seconds) {
             bail!("TALENTCERT_SWEEP_SECONDS must be between 1 and 3600");
@@ -536,6 +561,7 @@ impl Settings {
             metrics_token: m.metrics_token.filter(|t| !t.is_empty()),
             sweep_seconds,
             trusted_proxies,
+            xapi,
         })
     }
 

@@ -58,6 +58,8 @@ use crate::{
         catalog::handlers::get_moodle_xml,
         catalog::handlers::put_moodle_xml,
         crate::xapi::list_statements,
+        crate::xapi::lrs::get_lrs,
+        crate::xapi::lrs::put_lrs,
         assessment::handlers::list_certifications,
         assessment::handlers::start_attempt,
         assessment::handlers::get_attempt,

@@ -103,6 +103,11 @@ impl Application {
         let mail_wake = Arc::new(Notify::new());
         let worker = OutboxWorker::new(db.clone(), &settings, mail_wake.clone())?;
         tokio::spawn(worker.run());
+        tokio::spawn(crate::xapi::lrs::run(
+            db.clone(),
+            settings.public_url.clone(),
+            settings.xapi,
+        ));
         tokio::spawn(assessment::exam::run_sweeper(
             db.clone(),
             mailer.clone(),

@@ -8,6 +8,7 @@ mod m20261125_000004_create_exams;
 mod m20261125_000005_create_statistics_cache;
 mod m20261125_000006_create_certificates;
 mod m20261125_000007_create_gaps;
+mod m20261207_000008_create_xapi_push;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_statistics_cache::Migration),
             Box::new(m20261125_000006_create_certificates::Migration),
             Box::new(m20261125_000007_create_gaps::Migration),
+            Box::new(m20261207_000008_create_xapi_push::Migration),
         ]
     }
 }

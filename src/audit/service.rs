@@ -77,6 +77,7 @@ pub const ACTIONS: &[&str] = &[
     "organization.level_rule_changed",
     "position.saved",
     "outbox.retried",
+    "xapi.lrs_configured",
 ];
 
 /// Appends an entry; call it on the transaction of the action itself.

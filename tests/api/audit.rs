@@ -530,6 +530,19 @@ async fn every_security_relevant_action_writes_an_audit_entry() {
     )
     .await;
 
+    expect(
+        app.send_json(
+            Method::PUT,
+            "/api/v1/organization/lrs",
+            &admin,
+            &json!({"endpoint": "http://127.0.0.1:9/xapi", "username": "lrs", "password": "secret", "enabled": false}),
+        )
+        .await,
+        StatusCode::OK,
+        "lrs",
+    )
+    .await;
+
     let seen = recorded(&app).await;
     let missing: Vec<&&str> = talentcert::audit::ACTIONS
         .iter()

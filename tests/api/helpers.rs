@@ -297,6 +297,9 @@ pub async fn spawn_app_with(db: TestDb, options: AppOptions) -> TestApp {
     settings.mail.max_attempts = options.mail_max_attempts;
     settings.max_body_bytes = 64 * 1024;
     settings.metrics_token = options.metrics_token;
+    settings.xapi.poll = std::time::Duration::from_millis(100);
+    settings.xapi.retry_seconds = 1;
+    settings.xapi.max_attempts = 3;
     if let Some(limit) = options.verify_rate_limit {
         settings.verify_rate_limit = limit;
     }

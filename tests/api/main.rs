@@ -14,6 +14,7 @@ mod exams;
 mod faults;
 mod gaps;
 mod helpers;
+mod lrs;
 mod matrix;
 mod openapi;
 mod operations;

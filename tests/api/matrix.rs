@@ -610,6 +610,8 @@ fn rules() -> Vec<Rule> {
             Json(json!({"name": "", "slug": "", "admin_email": "", "admin_name": ""})),
         ),
         rule("get", "/api/v1/xapi/statements", &[], "401 403 403 ok ok ok", none()),
+        rule("get", "/api/v1/organization/lrs", &[], "401 403 403 403 ok ok", none()),
+        rule("put", "/api/v1/organization/lrs", &[], "401 403 403 403 ok ok", Json(json!({"endpoint": "", "username": "", "enabled": false}))),
         // Operations.
         rule("get", "/api/v1/audit", &[], "401 403 403 403 ok ok", none()),
         rule(

@@ -6,6 +6,8 @@
 //! completions, attempts, certificates), never stored twice. Each has a stable id (a UUID v5 of
 //! the service's public URL and the record), so exporting the same period twice, or pushing it to
 //! an LRS twice, gives the same statements: an LRS keeps one of each.
+pub mod lrs;
+
 use std::collections::HashMap;
 
 use actix_web::{get, web, HttpResponse};
@@ -486,5 +488,7 @@ fn urlencode(s: &str) -> String {
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_statements);
+    cfg.service(list_statements)
+        .service(lrs::get_lrs)
+        .service(lrs::put_lrs);
 }
