@@ -184,10 +184,16 @@ pub async fn certificate_pdf(
         .body(c.pdf))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CredentialQuery {
+    /// `true`: answer it as a file to save (`certificate-<code>.jwt`), e.g. for a wallet.
+    pub download: Option<bool>,
+}
+
 /// The signed credential (an Open Badges 3.0 JWT), to keep in a wallet or check offline.
 #[utoipa::path(
     tag = "certificates",
-    params(("code" = String, Path, description = "Verification code")),
+    params(("code" = String, Path, description = "Verification code"), CredentialQuery),
     responses((status = 200, description = "The compact JWS", content_type = "text/plain"), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []), ("session" = []))
 )]
@@ -196,11 +202,18 @@ pub async fn certificate_credential(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<CredentialQuery>,
 ) -> AppResult<HttpResponse> {
     let c = readable(&state, &user, &path).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(c.credential))
+    let mut response = HttpResponse::Ok();
+    response.content_type("text/plain; charset=utf-8");
+    if query.download == Some(true) {
+        response.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"certificate-{}.jwt\"", c.code),
+        ));
+    }
+    Ok(response.body(c.credential))
 }
 
 /// Why a certificate is revoked.

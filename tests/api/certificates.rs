@@ -232,6 +232,18 @@ async fn a_pass_issues_one_certificate_whose_pdf_and_credential_verify() {
         .text()
         .await
         .unwrap();
+    // The same, as a file to save into a wallet.
+    let saved = app
+        .get(
+            &format!("/api/v1/certificates/{code}/credential?download=true"),
+            &learner,
+        )
+        .await;
+    assert_eq!(
+        saved.headers()["content-disposition"],
+        format!("attachment; filename=\"certificate-{code}.jwt\"").as_str()
+    );
+    assert_eq!(saved.text().await.unwrap(), jwt);
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3);
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
