@@ -186,8 +186,11 @@ pub async fn certificate_pdf(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CredentialQuery {
-    /// `true`: answer it as a file to save (`certificate-<code>.jwt`), e.g. for a wallet.
+    /// `true`: answer it as a file to save (`certificate-<code>.jwt`, or `.json`).
     pub download: Option<bool>,
+    /// `jwt` (default): the compact JWS as text. `json`: the credential as JSON for a wallet, a
+    /// W3C `EnvelopedVerifiableCredential` (VC Data Model 2.0) carrying the same signed JWT.
+    pub format: Option<String>,
 }
 
 /// The signed credential (an Open Badges 3.0 JWT), to keep in a wallet or check offline.
@@ -204,16 +207,33 @@ pub async fn certificate_credential(
     path: web::Path<String>,
     query: web::Query<CredentialQuery>,
 ) -> AppResult<HttpResponse> {
+    let json = match query.format.as_deref() {
+        None | Some("jwt") => false,
+        Some("json") => true,
+        Some(_) => return Err(AppError::field("format", "validation.credential_format")),
+    };
     let c = readable(&state, &user, &path).await?;
     let mut response = HttpResponse::Ok();
-    response.content_type("text/plain; charset=utf-8");
     if query.download == Some(true) {
         response.insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"certificate-{}.jwt\"", c.code),
+            format!(
+                "attachment; filename=\"certificate-{}.{}\"",
+                c.code,
+                if json { "json" } else { "jwt" }
+            ),
         ));
     }
-    Ok(response.body(c.credential))
+    if json {
+        return Ok(response.json(serde_json::json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": format!("data:application/vc+jwt,{}", c.credential),
+            "type": "EnvelopedVerifiableCredential",
+        })));
+    }
+    Ok(response
+        .content_type("text/plain; charset=utf-8")
+        .body(c.credential))
 }
 
 /// Why a certificate is revoked.

@@ -244,6 +244,33 @@ async fn a_pass_issues_one_certificate_whose_pdf_and_credential_verify() {
         format!("attachment; filename=\"certificate-{code}.jwt\"").as_str()
     );
     assert_eq!(saved.text().await.unwrap(), jwt);
+    // For a wallet that takes JSON: the VC Data Model 2.0 envelope of the same signed JWT.
+    let wallet = app
+        .get(
+            &format!("/api/v1/certificates/{code}/credential?format=json&download=true"),
+            &learner,
+        )
+        .await;
+    assert_eq!(
+        wallet.headers()["content-disposition"],
+        format!("attachment; filename=\"certificate-{code}.json\"").as_str()
+    );
+    let envelope = json(wallet).await;
+    assert_eq!(envelope["type"], "EnvelopedVerifiableCredential");
+    assert_eq!(
+        envelope["@context"][0],
+        "https://www.w3.org/ns/credentials/v2"
+    );
+    assert_eq!(envelope["id"], format!("data:application/vc+jwt,{jwt}"));
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/certificates/{code}/credential?format=xml"),
+            &learner
+        )
+        .await
+        .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3);
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
