@@ -896,14 +896,34 @@ async fn world() -> World {
     }
 }
 
-fn fill(rule: &Rule, values: &Values) -> String {
-    let mut path = rule.path.to_string();
-    for kind in rule.params {
+/// A route's path with its parameters replaced by the organization's values, in order.
+fn fill(path: &str, params: &[Kind], values: &Values) -> String {
+    let mut path = path.to_string();
+    for kind in params {
         let start = path.find('{').expect("a parameter per kind");
         let end = start + path[start..].find('}').expect("closing brace");
         path.replace_range(start..=end, &values[kind]);
     }
     path
+}
+
+/// Checks that a rule table names each route of the source that `wanted` selects, once.
+fn assert_covers_source(table: &[(&str, &str)], wanted: impl Fn(&str) -> bool) {
+    let in_source: BTreeSet<(String, String)> = crate::openapi::all_routes_in_source()
+        .into_iter()
+        .filter(|(_, path)| wanted(path))
+        .collect();
+    let in_table: BTreeSet<(String, String)> = table
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(table.len(), in_table.len(), "a route has two rules");
+    let missing: Vec<_> = in_source.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&in_source).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "routes without a rule: {missing:?}; rules without a route: {stale:?}"
+    );
 }
 
 /// A body with its `"$Kind"` references replaced by the values.
@@ -930,7 +950,9 @@ async fn call(
 ) -> StatusCode {
     let app = &world.app;
     let method = Method::from_bytes(rule.method.to_uppercase().as_bytes()).unwrap();
-    let mut request = app.api.request(method, app.url(&fill(rule, values)));
+    let mut request = app
+        .api
+        .request(method, app.url(&fill(rule.path, rule.params, values)));
     if let Some(token) = world.tokens.get(who) {
         request = request.bearer_auth(token);
     }
@@ -963,21 +985,8 @@ async fn every_api_route_answers_each_caller_by_its_rule_in_both_organizations()
     let rules = rules();
 
     // The table covers the source's routes exactly.
-    let in_source: BTreeSet<(String, String)> = crate::openapi::all_routes_in_source()
-        .into_iter()
-        .filter(|(_, path)| path.starts_with("/api/"))
-        .collect();
-    let in_table: BTreeSet<(String, String)> = rules
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
-        .collect();
-    assert_eq!(rules.len(), in_table.len(), "a route has two rules");
-    let missing: Vec<_> = in_source.difference(&in_table).collect();
-    let stale: Vec<_> = in_table.difference(&in_source).collect();
-    assert!(
-        missing.is_empty() && stale.is_empty(),
-        "routes without a rule: {missing:?}; rules without a route: {stale:?}"
-    );
+    let table: Vec<(&str, &str)> = rules.iter().map(|r| (r.method, r.path)).collect();
+    assert_covers_source(&table, |path| path.starts_with("/api/"));
 
     let mut wrong = Vec::new();
     let mut checked = 0;
@@ -1156,7 +1165,7 @@ async fn hostile_bodies_and_queries_on_every_route_are_a_4xx_problem_never_a_500
             .map(|(who, _)| *who)
             .take(2)
             .collect();
-        let path = fill(&rule, &world.own);
+        let path = fill(rule.path, rule.params, &world.own);
         let method = Method::from_bytes(rule.method.to_uppercase().as_bytes()).unwrap();
         let properties = body_properties(&doc, rule.method, rule.path);
         let mut requests: Vec<(String, &'static str, Vec<u8>)> = hostile_bodies(&properties)
@@ -1351,36 +1360,13 @@ fn page_rules() -> Vec<PageRule> {
     ]
 }
 
-fn fill_page(rule: &PageRule, values: &Values) -> String {
-    let mut path = rule.path.to_string();
-    for kind in rule.params {
-        let start = path.find('{').expect("a parameter per kind");
-        let end = start + path[start..].find('}').expect("closing brace");
-        path.replace_range(start..=end, &values[kind]);
-    }
-    path
-}
-
 #[tokio::test]
 async fn every_page_route_answers_each_caller_by_its_rule_in_both_organizations() {
     let world = world().await;
     let app = &world.app;
     let rules = page_rules();
-    let in_source: BTreeSet<(String, String)> = crate::openapi::all_routes_in_source()
-        .into_iter()
-        .filter(|(_, path)| !path.starts_with("/api/"))
-        .collect();
-    let in_table: BTreeSet<(String, String)> = rules
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
-        .collect();
-    assert_eq!(rules.len(), in_table.len(), "a page has two rules");
-    let missing: Vec<_> = in_source.difference(&in_table).collect();
-    let stale: Vec<_> = in_table.difference(&in_source).collect();
-    assert!(
-        missing.is_empty() && stale.is_empty(),
-        "pages without a rule: {missing:?}; rules without a page: {stale:?}"
-    );
+    let table: Vec<(&str, &str)> = rules.iter().map(|r| (r.method, r.path)).collect();
+    assert_covers_source(&table, |path| !path.starts_with("/api/"));
 
     let anonymous = reqwest::Client::builder()
         .cookie_store(true)
@@ -1397,7 +1383,7 @@ async fn every_page_route_answers_each_caller_by_its_rule_in_both_organizations(
         );
     }
     let call = |who: &'static str, rule: &'static PageRule, values: &Values| {
-        let url = app.url(&fill_page(rule, values));
+        let url = app.url(&fill(rule.path, rule.params, values));
         let (client, csrf) = sessions
             .get(who)
             .cloned()
