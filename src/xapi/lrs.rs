@@ -17,7 +17,7 @@ use sea_orm::{
     EntityTrait, FromQueryResult, Statement,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::{Admin, RequireRole};
@@ -348,8 +348,22 @@ async fn claim(db: &DatabaseConnection, org_id: i64, lease: i64) -> Result<Vec<C
     Ok(rows)
 }
 
+/// Why a post failed: the LRS's status (none when it could not be reached) and what it said.
+struct Refused {
+    status: Option<u16>,
+    message: String,
+}
+
+impl Refused {
+    /// The LRS refused the content (not the credentials, not its own trouble): a batch is then
+    /// retried one statement at a time, so one bad statement does not hold back the others.
+    fn content(&self) -> bool {
+        matches!(self.status, Some(400 | 409 | 413 | 422))
+    }
+}
+
 /// Posts statements to the LRS: `Ok` when it stored them.
-fn post(settings: &entity::Model, body: &str) -> Result<(), String> {
+fn post(settings: &entity::Model, body: &str) -> Result<(), Refused> {
     let url = format!("{}/statements", settings.endpoint);
     let credentials = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
@@ -366,14 +380,37 @@ fn post(settings: &entity::Model, body: &str) -> Result<(), String> {
         .header("X-Experience-API-Version", super::VERSION)
         .header("Content-Type", "application/json")
         .send(body)
-        .map_err(|e| format!("cannot reach the LRS: {e}"))?;
+        .map_err(|e| Refused {
+            status: None,
+            message: format!("cannot reach the LRS: {e}"),
+        })?;
     let status = response.status().as_u16();
     if (200..300).contains(&status) {
         Ok(())
     } else {
         let mut text = response.into_body().read_to_string().unwrap_or_default();
         text.truncate(300);
-        Err(format!("the LRS answered {status}: {text}"))
+        Err(Refused {
+            status: Some(status),
+            message: format!("the LRS answered {status}: {text}"),
+        })
+    }
+}
+
+/// Posts a batch; when the LRS refuses its content, each statement alone. Answers each row's
+/// outcome, in order.
+fn post_batch(settings: &entity::Model, statements: &[String]) -> Vec<Result<(), String>> {
+    let body = format!("[{}]", statements.join(","));
+    match post(settings, &body) {
+        Ok(()) => statements.iter().map(|_| Ok(())).collect(),
+        Err(refused) if refused.content() && statements.len() > 1 => statements
+            .iter()
+            .map(|s| post(settings, &format!("[{s}]")).map_err(|r| r.message))
+            .collect(),
+        Err(refused) => statements
+            .iter()
+            .map(|_| Err(refused.message.clone()))
+            .collect(),
     }
 }
 
@@ -387,19 +424,16 @@ pub async fn send_due(
     if claimed.is_empty() {
         return Ok(0);
     }
-    let statements: Vec<Value> = claimed
-        .iter()
-        .filter_map(|c| serde_json::from_str(&c.statement).ok())
-        .collect();
-    let body = Value::Array(statements).to_string();
+    let statements: Vec<String> = claimed.iter().map(|c| c.statement.clone()).collect();
     let lrs = settings.clone();
-    let outcome = tokio::task::spawn_blocking(move || post(&lrs, &body))
+    let count = statements.len();
+    let outcomes = tokio::task::spawn_blocking(move || post_batch(&lrs, &statements))
         .await
-        .unwrap_or_else(|e| Err(format!("the sender stopped: {e}")));
+        .unwrap_or_else(|e| vec![Err(format!("the sender stopped: {e}")); count]);
     let backend = db.get_database_backend();
     let now = Utc::now();
-    for c in &claimed {
-        let (sql, values): (&str, Vec<sea_orm::Value>) = match &outcome {
+    for (c, outcome) in claimed.iter().zip(&outcomes) {
+        let (sql, values): (&str, Vec<sea_orm::Value>) = match outcome {
             Ok(()) => (
                 if backend == DbBackend::Postgres {
                     "UPDATE xapi_outbox SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2"
@@ -433,15 +467,15 @@ pub async fn send_due(
         db.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
-    match &outcome {
-        Ok(()) => tracing::info!(
+    let failed: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    if let Some(error) = failed.first() {
+        tracing::warn!(org_id = settings.org_id, failed = failed.len(), sent = claimed.len() - failed.len(), %error, "xAPI push failed; will retry");
+    } else {
+        tracing::info!(
             org_id = settings.org_id,
             statements = claimed.len(),
             "xAPI statements sent"
-        ),
-        Err(error) => {
-            tracing::warn!(org_id = settings.org_id, statements = claimed.len(), %error, "xAPI push failed; will retry")
-        }
+        );
     }
     Ok(claimed.len())
 }

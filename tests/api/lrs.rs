@@ -21,6 +21,10 @@ struct Lrs {
 
 impl Lrs {
     fn start(fail_first: u32) -> Lrs {
+        Lrs::start_with(fail_first, "")
+    }
+
+    fn start_with(fail_first: u32, reject_verb: &str) -> Lrs {
         let dir = tempfile::tempdir().unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/lrs.py");
         let mut child = Command::new("python3")
@@ -29,6 +33,7 @@ impl Lrs {
             .arg(dir.path())
             .args(["--user", "talentcert", "--password", "lrs-secret"])
             .args(["--fail-first", &fail_first.to_string()])
+            .args(["--reject-verb", reject_verb])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -253,4 +258,42 @@ async fn a_wrong_password_leaves_statements_dead_with_the_lrs_answer() {
     )
     .await;
     assert_eq!(json(fixed).await["enabled"], false);
+}
+
+#[tokio::test]
+async fn a_statement_the_lrs_refuses_does_not_hold_back_the_others() {
+    let lrs = Lrs::start_with(0, "http://id.tincanapi.com/verb/earned");
+    let (app, _dir) = exam_app().await;
+    let admin = app.token("admin").await;
+    crate::certificates::pass_open_exam(&app).await;
+    let set = configure(
+        &app,
+        &admin,
+        json!({"endpoint": lrs.endpoint(), "username": "talentcert", "password": "lrs-secret", "enabled": true}),
+    )
+    .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let view = loop {
+        let view = json(app.get("/api/v1/organization/lrs", &admin).await).await;
+        let q = &view["queue"];
+        if q["dead"] == 1 && q["queued"] == 0 && q["sending"] == 0 {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "{view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        view["last_error"].as_str().unwrap().contains("400"),
+        "{view}"
+    );
+    let stored = lrs.stored();
+    assert!(!stored.is_empty());
+    assert_eq!(
+        view["queue"]["sent"].as_i64().unwrap() as usize,
+        stored.len()
+    );
+    assert!(stored
+        .values()
+        .all(|s| s["verb"]["id"] != "http://id.tincanapi.com/verb/earned"));
 }

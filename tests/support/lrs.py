@@ -22,6 +22,7 @@ def main():
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--reject-verb", default="", help="answer 400 to any request holding a statement with this verb IRI")
     args = parser.parse_args()
     expected = "Basic " + base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
     lock = threading.Lock()
@@ -64,6 +65,8 @@ def main():
                     sid = s.get("id")
                     if not sid or "actor" not in s or "verb" not in s or "object" not in s:
                         return self.answer(400, {"error": "not a statement"})
+                    if args.reject_verb and s["verb"].get("id") == args.reject_verb:
+                        return self.answer(400, {"error": "verb not accepted", "id": sid})
                     path = os.path.join(args.dir, sid + ".json")
                     text = json.dumps(s, sort_keys=True)
                     if os.path.exists(path):
