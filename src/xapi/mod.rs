@@ -12,7 +12,10 @@ use std::collections::HashMap;
 
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoSimpleExpr, QueryFilter,
+    QuerySelect,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -107,6 +110,10 @@ pub async fn statements(
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 ) -> AppResult<Vec<Value>> {
+    // Statements show their time to the millisecond, so a time given back (e.g. the last one
+    // seen) stands for its whole millisecond: `since` excludes it, `until` includes it.
+    let since = since.map(end_of_millisecond);
+    let until = until.map(end_of_millisecond);
     let in_window = |t: DateTime<Utc>| since.is_none_or(|s| t > s) && until.is_none_or(|u| t <= u);
     let people: HashMap<i64, Person> = user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
@@ -142,8 +149,23 @@ pub async fn statements(
         })
     };
 
+    // The window goes into each query, so a relay round reads only what is new.
+    let after = |column: sea_orm::sea_query::SimpleExpr| match since {
+        Some(s) => sea_orm::sea_query::Expr::expr(column).gt(s),
+        None => sea_orm::sea_query::SimpleExpr::Constant(true.into()),
+    };
+    let before = |column: sea_orm::sea_query::SimpleExpr| match until {
+        Some(u) => sea_orm::sea_query::Expr::expr(column).lte(u),
+        None => sea_orm::sea_query::SimpleExpr::Constant(true.into()),
+    };
     for e in enrolment::Entity::find()
         .filter(enrolment::Column::OrgId.eq(org_id))
+        .filter(
+            Condition::any()
+                .add(after(enrolment::Column::EnrolledAt.into_simple_expr()))
+                .add(after(enrolment::Column::CompletedAt.into_simple_expr())),
+        )
+        .filter(before(enrolment::Column::EnrolledAt.into_simple_expr()))
         .all(db)
         .await?
     {
@@ -176,9 +198,22 @@ pub async fn statements(
         }
     }
 
-    let user_ids: Vec<i64> = people.keys().copied().collect();
     let completions = lesson_completion::Entity::find()
-        .filter(lesson_completion::Column::UserId.is_in(user_ids))
+        .filter(
+            lesson_completion::Column::UserId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(user::Column::OrgId.eq(org_id))
+                    .to_owned(),
+            ),
+        )
+        .filter(after(
+            lesson_completion::Column::CompletedAt.into_simple_expr(),
+        ))
+        .filter(before(
+            lesson_completion::Column::CompletedAt.into_simple_expr(),
+        ))
         .all(db)
         .await?;
     // Lesson titles from each course's published version.
@@ -251,6 +286,12 @@ pub async fn statements(
     };
     for a in attempt::Entity::find()
         .filter(attempt::Column::OrgId.eq(org_id))
+        .filter(
+            Condition::any()
+                .add(after(attempt::Column::StartedAt.into_simple_expr()))
+                .add(after(attempt::Column::FinishedAt.into_simple_expr())),
+        )
+        .filter(before(attempt::Column::StartedAt.into_simple_expr()))
         .all(db)
         .await?
     {
@@ -324,6 +365,8 @@ pub async fn statements(
             certificate::Column::ValidUntil,
         ])
         .filter(certificate::Column::OrgId.eq(org_id))
+        .filter(after(certificate::Column::IssuedAt.into_simple_expr()))
+        .filter(before(certificate::Column::IssuedAt.into_simple_expr()))
         .into_model::<Issued>()
         .all(db)
         .await?
@@ -365,6 +408,13 @@ pub async fn statements(
             .cmp(&(b["timestamp"].as_str(), b["id"].as_str()))
     });
     Ok(out)
+}
+
+/// The last instant of the millisecond `t` falls in.
+fn end_of_millisecond(t: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = t.timestamp_subsec_nanos();
+    t - chrono::Duration::nanoseconds(i64::from(nanos % 1_000_000))
+        + chrono::Duration::nanoseconds(999_999)
 }
 
 /// A stable statement id: the same record always gives the same id, on every instance.

@@ -595,6 +595,46 @@ async fn learning_records_export_as_xapi_statements() {
     )
     .await;
     assert_eq!(none["statements"], json!([]));
+    // `since` is exclusive and `until` inclusive, each read by the database.
+    let first = statements[0]["timestamp"].as_str().unwrap();
+    let last = statements[statements.len() - 1]["timestamp"]
+        .as_str()
+        .unwrap();
+    let after_first = json(
+        app.get(
+            &format!(
+                "/api/v1/xapi/statements?since={}",
+                first.replace('+', "%2B")
+            ),
+            &hr,
+        )
+        .await,
+    )
+    .await;
+    let expected: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["timestamp"].as_str().unwrap() > first)
+        .collect();
+    assert_eq!(
+        after_first["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let up_to_last = json(
+        app.get(
+            &format!("/api/v1/xapi/statements?until={}", last.replace('+', "%2B")),
+            &hr,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        up_to_last["statements"].as_array().unwrap().len(),
+        statements.len()
+    );
     // Pages follow `more` to the same statements.
     let mut paged = Vec::new();
     let mut next = "/api/v1/xapi/statements?limit=2".to_string();
