@@ -77,6 +77,9 @@ struct ExamPage {
     saved: bool,
     /// The deadline as a person reads it, for browsers without scripts.
     deadline_label: String,
+    /// Who sits which attempt, printed faintly across the page so that a photographed question
+    /// can be traced.
+    watermark: String,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +114,7 @@ pub async fn exam_page(
         "exam.html",
         ExamPage {
             deadline_label: attempt.deadline_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            watermark: format!("{} · {} · #{}", user.display_name, user.email, attempt.id),
             attempt,
             saved: query.saved.is_some(),
         },

@@ -791,6 +791,32 @@ async fn the_demo_learner_can_sit_a_shipped_certification_at_once() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+    // A faint watermark names who sits which attempt, out of the way of clicks and readers.
+    let html = page.text().await.unwrap();
+    let mark = format!("Li Na · learner@demo.test · #{attempt_id}");
+    assert!(
+        html.contains(&format!(
+            "<div class=\"exam-watermark\" aria-hidden=\"true\"><span>{mark}</span>"
+        )),
+        "{html}"
+    );
+    assert!(html.matches(&mark).count() >= 20);
+    let css = client
+        .get(app.url("/static/app.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rule = css
+        .lines()
+        .find(|l| l.starts_with(".exam-watermark {"))
+        .unwrap();
+    assert!(
+        rule.contains("pointer-events: none") && rule.contains("opacity: 0.07"),
+        "{rule}"
+    );
     let trainer = app.token("trainer").await;
     let review = review_of(&app, &trainer, attempt_id).await;
     for q in review["questions"].as_array().unwrap() {
