@@ -432,40 +432,63 @@ pub async fn send_due(
         .unwrap_or_else(|e| vec![Err(format!("the sender stopped: {e}")); count]);
     let backend = db.get_database_backend();
     let now = Utc::now();
-    for (c, outcome) in claimed.iter().zip(&outcomes) {
-        let (sql, values): (&str, Vec<sea_orm::Value>) = match outcome {
-            Ok(()) => (
-                if backend == DbBackend::Postgres {
-                    "UPDATE xapi_outbox SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2"
-                } else {
-                    "UPDATE xapi_outbox SET status = 'sent', sent_at = ?1, lease_until = NULL, last_error = NULL WHERE id = ?2"
-                },
-                vec![now.into(), c.id.into()],
-            ),
-            Err(error) => {
-                let dead = c.attempts >= push.max_attempts;
-                let next = now
-                    + chrono::Duration::seconds(crate::notify::worker::backoff_seconds(
-                        push.retry_seconds,
-                        c.attempts,
-                    ));
-                (
-                    if backend == DbBackend::Postgres {
-                        "UPDATE xapi_outbox SET status = $1, next_attempt_at = $2, last_error = $3, lease_until = NULL WHERE id = $4 AND status = 'sending'"
-                    } else {
-                        "UPDATE xapi_outbox SET status = ?1, next_attempt_at = ?2, last_error = ?3, lease_until = NULL WHERE id = ?4 AND status = 'sending'"
-                    },
-                    vec![
-                        if dead { "dead" } else { "queued" }.into(),
-                        next.into(),
-                        error.clone().into(),
-                        c.id.into(),
-                    ],
-                )
-            }
-        };
+    let mark = |n: usize| {
+        if backend == DbBackend::Postgres {
+            format!("${n}")
+        } else {
+            format!("?{n}")
+        }
+    };
+    // Every statement the LRS took, in one update.
+    let sent: Vec<i64> = claimed
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(c, _)| c.id)
+        .collect();
+    if !sent.is_empty() {
+        let ids: Vec<String> = (0..sent.len()).map(|i| mark(i + 2)).collect();
+        let sql = format!(
+            "UPDATE xapi_outbox SET status = 'sent', sent_at = {}, lease_until = NULL, last_error = NULL WHERE id IN ({})",
+            mark(1),
+            ids.join(", ")
+        );
+        let values: Vec<sea_orm::Value> = std::iter::once(now.into())
+            .chain(sent.iter().map(|id| (*id).into()))
+            .collect();
         db.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
+    }
+    // Each failure waits its own backoff.
+    for (c, error) in claimed
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(c, o)| o.as_ref().err().map(|e| (c, e)))
+    {
+        let dead = c.attempts >= push.max_attempts;
+        let next = now
+            + chrono::Duration::seconds(crate::notify::worker::backoff_seconds(
+                push.retry_seconds,
+                c.attempts,
+            ));
+        let sql = format!(
+            "UPDATE xapi_outbox SET status = {}, next_attempt_at = {}, last_error = {}, lease_until = NULL WHERE id = {} AND status = 'sending'",
+            mark(1),
+            mark(2),
+            mark(3),
+            mark(4)
+        );
+        db.execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                if dead { "dead" } else { "queued" }.into(),
+                next.into(),
+                error.clone().into(),
+                c.id.into(),
+            ],
+        ))
+        .await?;
     }
     let failed: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     if let Some(error) = failed.first() {

@@ -115,6 +115,82 @@ pub async fn statements(
     let since = since.map(end_of_millisecond);
     let until = until.map(end_of_millisecond);
     let in_window = |t: DateTime<Utc>| since.is_none_or(|s| t > s) && until.is_none_or(|u| t <= u);
+    // The window goes into each query, so a relay round reads only what is new.
+    let after = |column: sea_orm::sea_query::SimpleExpr| match since {
+        Some(s) => sea_orm::sea_query::Expr::expr(column).gt(s),
+        None => sea_orm::sea_query::SimpleExpr::Constant(true.into()),
+    };
+    let before = |column: sea_orm::sea_query::SimpleExpr| match until {
+        Some(u) => sea_orm::sea_query::Expr::expr(column).lte(u),
+        None => sea_orm::sea_query::SimpleExpr::Constant(true.into()),
+    };
+    let enrolments = enrolment::Entity::find()
+        .filter(enrolment::Column::OrgId.eq(org_id))
+        .filter(
+            Condition::any()
+                .add(after(enrolment::Column::EnrolledAt.into_simple_expr()))
+                .add(after(enrolment::Column::CompletedAt.into_simple_expr())),
+        )
+        .filter(before(enrolment::Column::EnrolledAt.into_simple_expr()))
+        .all(db)
+        .await?;
+    let completions = lesson_completion::Entity::find()
+        .filter(
+            lesson_completion::Column::UserId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(user::Column::OrgId.eq(org_id))
+                    .to_owned(),
+            ),
+        )
+        .filter(after(
+            lesson_completion::Column::CompletedAt.into_simple_expr(),
+        ))
+        .filter(before(
+            lesson_completion::Column::CompletedAt.into_simple_expr(),
+        ))
+        .all(db)
+        .await?;
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::OrgId.eq(org_id))
+        .filter(
+            Condition::any()
+                .add(after(attempt::Column::StartedAt.into_simple_expr()))
+                .add(after(attempt::Column::FinishedAt.into_simple_expr())),
+        )
+        .filter(before(attempt::Column::StartedAt.into_simple_expr()))
+        .all(db)
+        .await?;
+    #[derive(sea_orm::FromQueryResult)]
+    struct Issued {
+        id: i64,
+        code: String,
+        user_id: i64,
+        certification_id: i64,
+        issued_at: DateTime<Utc>,
+        valid_until: DateTime<Utc>,
+    }
+    let issued = certificate::Entity::find()
+        .select_only()
+        .columns([
+            certificate::Column::Id,
+            certificate::Column::Code,
+            certificate::Column::UserId,
+            certificate::Column::CertificationId,
+            certificate::Column::IssuedAt,
+            certificate::Column::ValidUntil,
+        ])
+        .filter(certificate::Column::OrgId.eq(org_id))
+        .filter(after(certificate::Column::IssuedAt.into_simple_expr()))
+        .filter(before(certificate::Column::IssuedAt.into_simple_expr()))
+        .into_model::<Issued>()
+        .all(db)
+        .await?;
+    // Nothing new (the relay's usual round): no need to read people and the catalog.
+    if enrolments.is_empty() && completions.is_empty() && attempts.is_empty() && issued.is_empty() {
+        return Ok(Vec::new());
+    }
     let people: HashMap<i64, Person> = user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
         .all(db)
@@ -136,6 +212,12 @@ pub async fn statements(
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
+    let certifications: HashMap<i64, certification::Model> = certification::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
     let mut out = Vec::new();
     let course_activity = |c: &course::Model| {
         json!({
@@ -149,26 +231,7 @@ pub async fn statements(
         })
     };
 
-    // The window goes into each query, so a relay round reads only what is new.
-    let after = |column: sea_orm::sea_query::SimpleExpr| match since {
-        Some(s) => sea_orm::sea_query::Expr::expr(column).gt(s),
-        None => sea_orm::sea_query::SimpleExpr::Constant(true.into()),
-    };
-    let before = |column: sea_orm::sea_query::SimpleExpr| match until {
-        Some(u) => sea_orm::sea_query::Expr::expr(column).lte(u),
-        None => sea_orm::sea_query::SimpleExpr::Constant(true.into()),
-    };
-    for e in enrolment::Entity::find()
-        .filter(enrolment::Column::OrgId.eq(org_id))
-        .filter(
-            Condition::any()
-                .add(after(enrolment::Column::EnrolledAt.into_simple_expr()))
-                .add(after(enrolment::Column::CompletedAt.into_simple_expr())),
-        )
-        .filter(before(enrolment::Column::EnrolledAt.into_simple_expr()))
-        .all(db)
-        .await?
-    {
+    for e in enrolments {
         let (Some(p), Some(c)) = (people.get(&e.user_id), courses.get(&e.course_id)) else {
             continue;
         };
@@ -198,24 +261,6 @@ pub async fn statements(
         }
     }
 
-    let completions = lesson_completion::Entity::find()
-        .filter(
-            lesson_completion::Column::UserId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(user::Column::Id)
-                    .from(user::Entity)
-                    .and_where(user::Column::OrgId.eq(org_id))
-                    .to_owned(),
-            ),
-        )
-        .filter(after(
-            lesson_completion::Column::CompletedAt.into_simple_expr(),
-        ))
-        .filter(before(
-            lesson_completion::Column::CompletedAt.into_simple_expr(),
-        ))
-        .all(db)
-        .await?;
     // Lesson titles from each course's published version.
     let versions: Vec<i64> = completions
         .iter()
@@ -264,12 +309,6 @@ pub async fn statements(
         ));
     }
 
-    let certifications: HashMap<i64, certification::Model> = certification::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
     let exam_activity = |c: &certification::Model| {
         json!({
             "objectType": "Activity",
@@ -284,17 +323,7 @@ pub async fn statements(
             }
         })
     };
-    for a in attempt::Entity::find()
-        .filter(attempt::Column::OrgId.eq(org_id))
-        .filter(
-            Condition::any()
-                .add(after(attempt::Column::StartedAt.into_simple_expr()))
-                .add(after(attempt::Column::FinishedAt.into_simple_expr())),
-        )
-        .filter(before(attempt::Column::StartedAt.into_simple_expr()))
-        .all(db)
-        .await?
-    {
+    for a in attempts {
         let (Some(p), Some(c)) = (
             people.get(&a.user_id),
             certifications.get(&a.certification_id),
@@ -345,32 +374,7 @@ pub async fn statements(
         ));
     }
 
-    #[derive(sea_orm::FromQueryResult)]
-    struct Issued {
-        id: i64,
-        code: String,
-        user_id: i64,
-        certification_id: i64,
-        issued_at: DateTime<Utc>,
-        valid_until: DateTime<Utc>,
-    }
-    for c in certificate::Entity::find()
-        .select_only()
-        .columns([
-            certificate::Column::Id,
-            certificate::Column::Code,
-            certificate::Column::UserId,
-            certificate::Column::CertificationId,
-            certificate::Column::IssuedAt,
-            certificate::Column::ValidUntil,
-        ])
-        .filter(certificate::Column::OrgId.eq(org_id))
-        .filter(after(certificate::Column::IssuedAt.into_simple_expr()))
-        .filter(before(certificate::Column::IssuedAt.into_simple_expr()))
-        .into_model::<Issued>()
-        .all(db)
-        .await?
-    {
+    for c in issued {
         let (Some(p), Some(cert)) = (
             people.get(&c.user_id),
             certifications.get(&c.certification_id),
