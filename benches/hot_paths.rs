@@ -170,6 +170,7 @@ fn synthetic_org(n: usize) -> talentcert::gaps::report::OrgData {
                 headcount: i32::try_from(n / 7).unwrap(),
                 created_at: now,
                 updated_at: now,
+                learning_map: None,
             },
         );
         let reqs = (0..8)

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod fuzz_targets;
 #[cfg(test)]
 mod fuzzing;

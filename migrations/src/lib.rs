@@ -9,6 +9,7 @@ mod m20261125_000005_create_statistics_cache;
 mod m20261125_000006_create_certificates;
 mod m20261125_000007_create_gaps;
 mod m20261207_000008_create_xapi_push;
+mod m20261208_000009_create_enterprise;
 
 /// The ordered list of every schema change.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_certificates::Migration),
             Box::new(m20261125_000007_create_gaps::Migration),
             Box::new(m20261207_000008_create_xapi_push::Migration),
+            Box::new(m20261208_000009_create_enterprise::Migration),
         ]
     }
 }

@@ -157,3 +157,28 @@ pub mod statistics_cache {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// An organization's integrity controls of a certification's exam (off unless set).
+pub mod exam_control {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exam_controls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub certification_id: i64,
+        /// After this many switches away from the exam the attempt is submitted.
+        pub max_switches: Option<i32>,
+        /// A pledge the learner must accept before starting.
+        pub pledge: Option<String>,
+        pub updated_by: Option<i64>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -46,6 +46,7 @@ pub struct ExamRules {
     #[serde(default)]
     pub grace_minutes: u32,
     pub counted_attempt: String,
+    #[serde(default = "crate::catalog::content::default_review")]
     pub review: String,
     pub evidence_bands: Option<Vec<EvidenceBand>>,
 }
@@ -663,7 +664,13 @@ pub async fn attempt_view(
         .order_by_asc(attempt_question::Column::Position)
         .all(db)
         .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+    // Once finished, the questions stay hidden unless the review policy shows them.
+    let hidden = a.status != "open" && !shows_questions(&rules(&cert)?, &a);
+    let ids: Vec<i64> = if hidden {
+        Vec::new()
+    } else {
+        rows.iter().map(|r| r.question_id).collect()
+    };
     let questions: HashMap<i64, question::Model> = question::Entity::find()
         .filter(question::Column::Id.is_in(ids))
         .all(db)
@@ -679,13 +686,17 @@ pub async fn attempt_view(
         let kind: QuestionKind =
             serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
         let order: Vec<String> = serde_json::from_value(r.option_order.clone()).unwrap_or_default();
+        let option_ids = grading::OptionIds::new(a.seed, q.id);
         out.push(AttemptQuestionView {
             id: q.id,
             position: r.position,
             title: None,
             text: q.text.clone(),
-            answer: grading::present(&kind, &order),
-            response: r.response.clone(),
+            answer: grading::present(&kind, &order, Some(&option_ids)),
+            response: r
+                .response
+                .as_ref()
+                .map(|v| grading::response_to_public(&kind, v, &option_ids)),
             answered: r.response.is_some(),
             flagged: r.flagged,
         });
@@ -704,12 +715,14 @@ pub async fn attempt_view(
     })
 }
 
-/// The answer shapes of question revisions, kept in memory for the answer-save path. A revision
+/// The answer shapes of question revisions and the seeds of attempts, kept in memory for the
+/// answer-save path. A revision
 /// is never changed once written (edits add a new revision), so an entry never goes stale; the
 /// map is per service (ids belong to one database) and is emptied when it reaches its cap.
 #[derive(Clone, Default)]
 pub struct QuestionKinds(
     std::sync::Arc<std::sync::RwLock<HashMap<i64, std::sync::Arc<QuestionKind>>>>,
+    std::sync::Arc<std::sync::RwLock<HashMap<i64, i64>>>,
 );
 
 impl QuestionKinds {
@@ -743,6 +756,35 @@ impl QuestionKinds {
         }
         Ok(Some(kind))
     }
+
+    /// The secret seed of an attempt (its option ids derive from it); `None` when there is no
+    /// such attempt. A seed never changes, so it is kept once read.
+    pub async fn seed(&self, db: &DatabaseConnection, attempt_id: i64) -> AppResult<Option<i64>> {
+        if let Some(hit) = self
+            .1
+            .read()
+            .ok()
+            .and_then(|map| map.get(&attempt_id).copied())
+        {
+            return Ok(Some(hit));
+        }
+        let Some(seed) = attempt::Entity::find_by_id(attempt_id)
+            .select_only()
+            .column(attempt::Column::Seed)
+            .into_tuple::<i64>()
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Ok(mut map) = self.1.write() {
+            if map.len() >= Self::CAP {
+                map.clear();
+            }
+            map.insert(attempt_id, seed);
+        }
+        Ok(Some(seed))
+    }
 }
 
 /// Saves one answer of an open attempt (idempotent: the last save wins).
@@ -758,6 +800,18 @@ pub async fn save_answer(
     // the question's answer shape comes from memory after its first use. The reasons for a
     // refusal are looked up only when the update changed nothing.
     let kind = kinds.get(db, question_id).await?;
+    let seed = match &kind {
+        Some(k) if grading::has_options(k) && !response.is_null() => {
+            kinds.seed(db, attempt_id).await?
+        }
+        _ => None,
+    };
+    let response = match (&kind, seed) {
+        (Some(k), Some(seed)) => {
+            grading::response_to_internal(k, &response, &grading::OptionIds::new(seed, question_id))
+        }
+        _ => response,
+    };
     let stored = match (&kind, response.is_null()) {
         (_, true) => None,
         (Some(kind), false) => match grading::check_shape(kind, &response) {
@@ -1199,6 +1253,14 @@ pub struct ResultView {
     pub questions: Option<Vec<ResultQuestion>>,
 }
 
+/// Whether the learner sees the questions of a finished attempt (with their marks, never the
+/// keys): only under the `after-submit` and `after-pass` review policies. Under `secure` (the
+/// default) the score and per-competency feedback are all, so the bank does not leak.
+fn shows_questions(r: &ExamRules, a: &attempt::Model) -> bool {
+    a.status != "open"
+        && (r.review == "after-submit" || (r.review == "after-pass" && a.passed == Some(true)))
+}
+
 /// An attempt's result for its learner (or, `as_staff`, a trainer or admin of its organization).
 pub async fn result(
     db: &DatabaseConnection,
@@ -1219,8 +1281,7 @@ pub async fn result(
         .await?
         .ok_or(AppError::NotFound)?;
     let r = rules(&cert)?;
-    let show_marks = a.status != "open"
-        && (r.review == "after-submit" || (r.review == "after-pass" && a.passed == Some(true)));
+    let show_marks = shows_questions(&r, &a);
     let questions = if show_marks || as_staff {
         let rows = attempt_question::Entity::find()
             .filter(attempt_question::Column::AttemptId.eq(a.id))
@@ -1340,6 +1401,7 @@ pub async fn review<C: ConnectionTrait>(
             serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
         let order: Vec<String> =
             serde_json::from_value(row.option_order.clone()).unwrap_or_default();
+        let option_ids = grading::OptionIds::new(a.seed, q.id);
         out.push(ReviewQuestion {
             id: q.id,
             external_id: q.external_id.clone(),
@@ -1347,9 +1409,16 @@ pub async fn review<C: ConnectionTrait>(
             text: q.text.clone(),
             competency: q.competency_id.clone(),
             difficulty: q.difficulty.clone(),
-            answer: grading::present(&kind, &order),
-            response: row.response,
-            correct_response: grading::correct_response(&kind),
+            answer: grading::present(&kind, &order, Some(&option_ids)),
+            response: row
+                .response
+                .as_ref()
+                .map(|v| grading::response_to_public(&kind, v, &option_ids)),
+            correct_response: grading::response_to_public(
+                &kind,
+                &grading::correct_response(&kind),
+                &option_ids,
+            ),
             mark: row.mark,
             max_mark: row.max_mark,
         });

@@ -12,14 +12,104 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::gift::{Choice, QuestionKind};
 
+/// The option ids one attempt sees.
+///
+/// Inside the server an option is `o0`, `o1`, … in the author's order, and authors often put the
+/// right answer first; a matching item `i<k>` pairs with option `o<k>`. Sent as they are, those
+/// ids would give the key away (answer `"o0"`, or `{"i0": "o0", "i1": "o1"}`). So each attempt
+/// sees its own ids: `opt-` and ten hex digits of SHA-256 over the attempt's secret seed, the
+/// question and the option. They are stable for the attempt (reloads, autosave), differ between
+/// attempts and questions, and cannot be computed without the seed, which is never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionIds {
+    seed: i64,
+    question_id: i64,
+}
+
+impl OptionIds {
+    /// The ids of one question in one attempt (`seed` is the attempt's).
+    pub fn new(seed: i64, question_id: i64) -> OptionIds {
+        OptionIds { seed, question_id }
+    }
+
+    /// The id the attempt shows for an option.
+    pub fn public(&self, internal: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(b"talentcert option id\0");
+        h.update(self.seed.to_le_bytes());
+        h.update(self.question_id.to_le_bytes());
+        h.update(internal.as_bytes());
+        let digest = hex::encode(h.finalize());
+        format!("opt-{}", &digest[..10])
+    }
+
+    /// The option behind an id the attempt showed; `None` for any other id (including the
+    /// internal ones).
+    pub fn internal(&self, kind: &QuestionKind, public: &str) -> Option<String> {
+        option_ids(kind)
+            .into_iter()
+            .find(|id| self.public(id) == public)
+    }
+}
+
+/// Maps the option ids of a response with `f` (choice ids, the option side of matching).
+fn map_ids(kind: &QuestionKind, response: &Value, f: impl Fn(&str) -> String) -> Value {
+    match (kind, response) {
+        (QuestionKind::MultipleChoice { .. }, Value::String(id)) => Value::String(f(id)),
+        (QuestionKind::MultipleChoice { .. }, Value::Array(ids)) => Value::Array(
+            ids.iter()
+                .map(|v| {
+                    v.as_str()
+                        .map_or_else(|| v.clone(), |id| Value::String(f(id)))
+                })
+                .collect(),
+        ),
+        (QuestionKind::Matching { .. }, Value::Object(map)) => Value::Object(
+            map.iter()
+                .map(|(item, v)| {
+                    (
+                        item.clone(),
+                        v.as_str()
+                            .map_or_else(|| v.clone(), |id| Value::String(f(id))),
+                    )
+                })
+                .collect(),
+        ),
+        _ => response.clone(),
+    }
+}
+
+/// Whether a question's responses carry option ids.
+pub fn has_options(kind: &QuestionKind) -> bool {
+    matches!(
+        kind,
+        QuestionKind::MultipleChoice { .. } | QuestionKind::Matching { .. }
+    )
+}
+
+/// A response as the attempt shows it (internal option ids → the attempt's).
+pub fn response_to_public(kind: &QuestionKind, response: &Value, ids: &OptionIds) -> Value {
+    map_ids(kind, response, |id| ids.public(id))
+}
+
+/// A response as sent in an attempt, with the internal option ids; an id the attempt did not
+/// show becomes one no question has, so the shape check refuses it.
+pub fn response_to_internal(kind: &QuestionKind, response: &Value, ids: &OptionIds) -> Value {
+    map_ids(kind, response, |id| {
+        ids.internal(kind, id).unwrap_or_else(|| "unknown".into())
+    })
+}
+
 /// An option as the learner sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OptionView {
-    /// Stable for the question revision (`o0`, `o1`, … in the author's order).
+    /// Stable for the attempt, different in every attempt (see [`OptionIds`]); authors' tools
+    /// (question bank pages) see the internal `o0`, `o1`, … instead.
     pub id: String,
     pub text: String,
 }
@@ -99,8 +189,38 @@ fn in_order(mut options: Vec<OptionView>, order: &[String]) -> Vec<OptionView> {
     options
 }
 
-/// The question's answers as the learner sees them, options in the attempt's order.
-pub fn present(kind: &QuestionKind, order: &[String]) -> Presentation {
+/// The question's answers as the learner sees them, options in the attempt's order and with
+/// the attempt's ids (`None`: the internal ids, for authors' previews).
+pub fn present(kind: &QuestionKind, order: &[String], ids: Option<&OptionIds>) -> Presentation {
+    let presented = present_internal(kind, order);
+    let Some(ids) = ids else {
+        return presented;
+    };
+    let rename = |options: Vec<OptionView>| {
+        options
+            .into_iter()
+            .map(|o| OptionView {
+                id: ids.public(&o.id),
+                text: o.text,
+            })
+            .collect()
+    };
+    match presented {
+        Presentation::SingleChoice { options } => Presentation::SingleChoice {
+            options: rename(options),
+        },
+        Presentation::MultipleChoice { options } => Presentation::MultipleChoice {
+            options: rename(options),
+        },
+        Presentation::Matching { items, options } => Presentation::Matching {
+            items,
+            options: rename(options),
+        },
+        other => other,
+    }
+}
+
+fn present_internal(kind: &QuestionKind, order: &[String]) -> Presentation {
     match kind {
         QuestionKind::MultipleChoice {
             single: true,
@@ -444,8 +564,8 @@ mod tests {
     #[test]
     fn presentation_never_carries_weights_or_keys() {
         let k = kind("Q {=right#because ~wrong#no}");
-        let shown =
-            serde_json::to_string(&present(&k, &["o1".into(), "o0".into()])).unwrap_or_default();
+        let shown = serde_json::to_string(&present(&k, &["o1".into(), "o0".into()], None))
+            .unwrap_or_default();
         assert!(
             !shown.contains("weight") && !shown.contains("because") && !shown.contains("100"),
             "{shown}"
@@ -454,7 +574,7 @@ mod tests {
             shown.find("wrong") < shown.find("right"),
             "the attempt's order: {shown}"
         );
-        let num = serde_json::to_string(&present(&kind("Q {#42}"), &[])).unwrap_or_default();
+        let num = serde_json::to_string(&present(&kind("Q {#42}"), &[], None)).unwrap_or_default();
         assert!(!num.contains("42"), "{num}");
     }
 

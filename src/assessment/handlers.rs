@@ -84,9 +84,10 @@ pub async fn get_attempt(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Saves one answer. The body is the response itself: an option id (`"o2"`) for single choice,
-/// a list of ids for multiple choice, `true`/`false`, text, a number, or `{"i0": "o2", …}` for
-/// matching; `null` clears it. Refused (409) after the deadline.
+/// Saves one answer. The body is the response itself: an option id as the attempt shows it
+/// (`"opt-3f9a0c21d7"`; every attempt has its own ids) for single choice, a list of them for
+/// multiple choice, `true`/`false`, text, a number, or `{"i0": "opt-…", …}` (item id to option
+/// id) for matching; `null` clears it. Refused (409) after the deadline.
 #[utoipa::path(
     tag = "exams",
     params(("id" = i64, Path, description = "Attempt id"), ("question_id" = i64, Path, description = "Question id from the attempt")),

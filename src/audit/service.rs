@@ -55,6 +55,7 @@ pub const ACTIONS: &[&str] = &[
     "course.updated",
     "questions.imported",
     "certification.blueprint_changed",
+    "lesson.time_rule_set",
     // Exams and grading.
     "exam.accommodation_granted",
     "exam.event",

@@ -262,6 +262,8 @@ pub struct Learner;
 pub struct AdminOrHr;
 /// Admins of the platform organization.
 pub struct PlatformAdmin;
+/// Trainers or admins (an organization's controls of lessons and exams).
+pub struct TrainerOrAdmin;
 
 impl RolePolicy for Admin {
     fn allows(user: &Principal) -> bool {
@@ -286,6 +288,11 @@ impl RolePolicy for Learner {
 impl RolePolicy for AdminOrHr {
     fn allows(user: &Principal) -> bool {
         user.has(Role::Admin) || user.has(Role::Hr)
+    }
+}
+impl RolePolicy for TrainerOrAdmin {
+    fn allows(user: &Principal) -> bool {
+        user.has(Role::Trainer) || user.has(Role::Admin)
     }
 }
 impl RolePolicy for PlatformAdmin {

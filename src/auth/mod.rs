@@ -12,7 +12,7 @@ pub mod tokens;
 
 pub use extract::{
     Admin, AdminOrHr, CurrentUser, Hr, Learner, MaybeUser, PageForm, PlatformAdmin, RequireRole,
-    Trainer,
+    Trainer, TrainerOrAdmin,
 };
 pub use model::Role;
 

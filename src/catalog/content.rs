@@ -180,6 +180,15 @@ pub struct EvidenceBand {
 }
 
 /// A certification file.
+/// The review policies of a certification (see its `review` field).
+pub const REVIEW_POLICIES: [&str; 5] =
+    ["secure", "score-only", "none", "after-submit", "after-pass"];
+
+/// Certification exams show the score and per-competency feedback only, unless they say so.
+pub fn default_review() -> String {
+    "secure".into()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CertificationSpec {
@@ -206,6 +215,10 @@ pub struct CertificationSpec {
     #[serde(default)]
     pub grace_minutes: u32,
     pub counted_attempt: String,
+    /// What a learner sees after an attempt: `secure` (the default: score and per-competency
+    /// feedback, never the questions, so the bank does not leak), `score-only` (the same),
+    /// `none`, `after-submit` or `after-pass` (also each question's text and mark; never keys).
+    #[serde(default = "default_review")]
     pub review: String,
     pub evidence_bands: Option<Vec<EvidenceBand>>,
     #[serde(default)]
@@ -864,12 +877,12 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
                 ),
             );
         }
-        if !["none", "score-only", "after-submit", "after-pass"].contains(&s.review.as_str()) {
+        if !REVIEW_POLICIES.contains(&s.review.as_str()) {
             loader.err(
                 f,
                 line(f, "review"),
                 format!(
-                    "review {:?} is not none, score-only, after-submit or after-pass",
+                    "review {:?} is not secure, score-only, none, after-submit or after-pass",
                     s.review
                 ),
             );

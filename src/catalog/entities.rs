@@ -293,3 +293,60 @@ pub mod content_import {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Study time a person spent on a lesson, measured by the server between heartbeats.
+pub mod study_time {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "study_time")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub course_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub lesson_slug: String,
+        pub org_id: i64,
+        /// Credited while the page was visible, at most the lesson's cap.
+        pub effective_seconds: i64,
+        /// Credited while the page was open, uncapped.
+        pub total_seconds: i64,
+        /// Reports so far (the version a heartbeat's compare-and-set checks).
+        pub beats: i64,
+        /// The server's clock at the last heartbeat (or the page's opening).
+        pub last_beat_at: DateTimeUtc,
+        /// Whether the page said it was visible at the last heartbeat.
+        pub last_visible: bool,
+        pub first_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// An organization's minimum study time for a lesson before it can be marked complete.
+pub mod lesson_rule {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lesson_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub course_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub lesson_slug: String,
+        pub min_effective_seconds: i32,
+        pub updated_by: Option<i64>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

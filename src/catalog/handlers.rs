@@ -9,7 +9,8 @@ use super::service::{
     self, CategoryView, CourseCard, CourseDetail, CourseFilter, EnrolmentView, LearningItem,
     LessonInput, LessonView, NewCourse, Viewer,
 };
-use crate::auth::{CurrentUser, RequireRole, Trainer};
+use super::study;
+use crate::auth::{AdminOrHr, CurrentUser, RequireRole, Trainer, TrainerOrAdmin};
 use crate::error::{AppError, AppResult, FieldIssue, Msg, Problem};
 use crate::pagination::{bounds, Page};
 use crate::startup::AppState;
@@ -668,4 +669,117 @@ pub async fn update_course(
         title: c.title,
         status,
     }))
+}
+
+/// A heartbeat from a lesson page: the server credits the time since the page's last report by
+/// its own clock (at most one minute per interval), so replayed or hurried heartbeats earn
+/// nothing. Answers your time on the lesson and what its completion still needs.
+#[utoipa::path(
+    tag = "learning",
+    params(("id" = i64, Path, description = "Lesson id")),
+    request_body = study::Heartbeat,
+    responses((status = 200, body = study::LessonTime), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/lessons/{id}/heartbeat")]
+pub async fn heartbeat(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: ApiJson<study::Heartbeat>,
+) -> AppResult<HttpResponse> {
+    let time = study::heartbeat(
+        &state.db,
+        &viewer(&state, &user),
+        path.into_inner(),
+        &body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(time))
+}
+
+/// Sets your organization's minimum effective study time for a lesson before it can be marked
+/// complete (0 removes it; shipped lessons have none). Trainers and admins; audited.
+#[utoipa::path(
+    tag = "learning",
+    params(("id" = i64, Path, description = "Lesson id")),
+    request_body = study::TimeRuleInput,
+    responses((status = 200, body = study::LessonTime), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/lessons/{id}/time-rule")]
+pub async fn put_time_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: RequireRole<TrainerOrAdmin>,
+    path: web::Path<i64>,
+    body: ApiJson<study::TimeRuleInput>,
+) -> AppResult<HttpResponse> {
+    let time = study::set_rule(
+        &state.db,
+        &viewer(&state, &staff),
+        &staff.actor(&req),
+        path.into_inner(),
+        &body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(time))
+}
+
+/// Query of the study-time report.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StudyQuery {
+    /// `person` (default), `department` or `course`.
+    pub by: Option<String>,
+    /// Only this department.
+    pub department: Option<String>,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// Study time measured by the server, per person, department or course: effective time (the
+/// page visible, capped per lesson) and total time (HR and admins).
+#[utoipa::path(
+    tag = "learning",
+    params(StudyQuery),
+    responses((status = 200, body = Page<study::StudyRow>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/reports/study-time")]
+pub async fn study_report(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    query: web::Query<StudyQuery>,
+) -> AppResult<HttpResponse> {
+    let by = study::GroupBy::parse(query.by.as_deref())?;
+    let format = crate::export::Format::parse(query.format.as_deref())?;
+    let items =
+        study::report_rows(&state.db, staff.org_id, by, query.department.as_deref()).await?;
+    if format == crate::export::Format::Json {
+        let total = items.len() as u64;
+        return Ok(HttpResponse::Ok().json(Page { items, total }));
+    }
+    let mut rows = vec![[
+        "key",
+        "name",
+        "department",
+        "effective_minutes",
+        "total_minutes",
+        "lessons",
+        "people",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for r in &items {
+        rows.push(vec![
+            r.key.clone(),
+            r.label.clone(),
+            r.department.clone().unwrap_or_default(),
+            format!("{:.1}", r.effective_seconds as f64 / 60.0),
+            format!("{:.1}", r.total_seconds as f64 / 60.0),
+            r.lessons.to_string(),
+            r.people.to_string(),
+        ]);
+    }
+    crate::export::table_response("study-time", format, rows)
 }

@@ -9,6 +9,7 @@ pub mod import;
 pub mod markdown;
 pub mod pages;
 pub mod service;
+pub mod study;
 
 /// Registers the catalog routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
@@ -25,6 +26,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::my_learning)
         .service(handlers::get_lesson)
         .service(handlers::complete_lesson)
+        .service(handlers::heartbeat)
+        .service(handlers::put_time_rule)
+        .service(handlers::study_report)
         .service(handlers::get_gift)
         .service(handlers::put_gift)
         .service(handlers::get_moodle_xml)

@@ -167,8 +167,9 @@ pub async fn complete_submit(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let v = viewer(&state, &user);
-    let lesson = service::open_lesson(&state.db, &v, id).await?;
+    // Completing first: opening the lesson starts a new study interval.
     service::complete_lesson(&state.db, &v, id).await?;
+    let lesson = service::open_lesson(&state.db, &v, id).await?;
     Ok(redirect(match lesson.next_lesson_id {
         Some(next) => format!("/lessons/{next}"),
         None => format!("/courses/{}", lesson.course_id),

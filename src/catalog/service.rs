@@ -618,9 +618,12 @@ pub struct LessonView {
     pub previous_lesson_id: Option<i64>,
     pub next_lesson_id: Option<i64>,
     pub lesson_count: usize,
+    /// Your study time on this lesson as the server measured it, and any minimum before it
+    /// can be completed.
+    pub study_time: super::study::LessonTime,
 }
 
-async fn lesson_in_reach<C: ConnectionTrait>(
+pub(crate) async fn lesson_in_reach<C: ConnectionTrait>(
     conn: &C,
     viewer: &Viewer,
     lesson_id: i64,
@@ -669,8 +672,10 @@ pub async fn open_lesson(
         .one(db)
         .await?
         .is_some();
+    let study_time = super::study::opened(db, viewer, &l, &c).await?;
     let index = siblings.iter().position(|s| s.id == l.id).unwrap_or(0);
     Ok(LessonView {
+        study_time,
         previous_lesson_id: index
             .checked_sub(1)
             .and_then(|i| siblings.get(i))
@@ -703,6 +708,7 @@ pub async fn complete_lesson(
     if Some(l.course_version_id) != c.published_version_id {
         return Err(AppError::Conflict(Msg::new("error.lesson_not_published")));
     }
+    super::study::check_completion(db, viewer, &l, &c).await?;
     let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     enrolment::Entity::insert(enrolment::ActiveModel {

@@ -17,6 +17,8 @@ pub mod position {
         pub headcount: i32,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The learning map as HR edited it; none: generated from the requirements and catalog.
+        pub learning_map: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -200,7 +200,12 @@ pub async fn save<C: ConnectionTrait>(
     let name_zh = input.name_zh.clone().unwrap_or_default().trim().to_string();
     let saved = match existing {
         Some(p) => {
+            // A map edited for another category no longer fits: the generated one takes over.
+            let category_changed = p.category_id != input.category;
             let mut active = p.into_active_model();
+            if category_changed {
+                active.learning_map = Set(None);
+            }
             active.name = Set(name.to_string());
             active.name_zh = Set(name_zh);
             active.category_id = Set(input.category.clone());
@@ -219,6 +224,7 @@ pub async fn save<C: ConnectionTrait>(
                 headcount: Set(headcount),
                 created_at: Set(now),
                 updated_at: Set(now),
+                learning_map: Set(None),
             }
             .insert(conn)
             .await?

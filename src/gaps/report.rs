@@ -801,6 +801,7 @@ mod tests {
                 headcount: 3,
                 created_at: now,
                 updated_at: now,
+                learning_map: None,
             },
         );
         d.requirements

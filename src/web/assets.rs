@@ -11,6 +11,9 @@ const EXAM_SCRIPT: &str = include_str!("../../static/exam.js");
 
 static EXAM_SCRIPT_VERSION: LazyLock<String> =
     LazyLock::new(|| hex::encode(&Sha256::digest(EXAM_SCRIPT.as_bytes())[..6]));
+const STUDY_SCRIPT: &str = include_str!("../../static/study.js");
+static STUDY_SCRIPT_VERSION: LazyLock<String> =
+    LazyLock::new(|| hex::encode(&Sha256::digest(STUDY_SCRIPT.as_bytes())[..6]));
 
 static STYLESHEET_VERSION: LazyLock<String> =
     LazyLock::new(|| hex::encode(&Sha256::digest(STYLESHEET.as_bytes())[..6]));
@@ -57,8 +60,18 @@ pub async fn favicon(req: HttpRequest) -> HttpResponse {
 /// The exam page's script.
 #[get("/static/exam.js")]
 pub async fn exam_script(req: HttpRequest) -> HttpResponse {
+    script(&req, EXAM_SCRIPT, &EXAM_SCRIPT_VERSION)
+}
+
+/// The lesson page's script (study-time heartbeats).
+#[get("/static/study.js")]
+pub async fn study_script(req: HttpRequest) -> HttpResponse {
+    script(&req, STUDY_SCRIPT, &STUDY_SCRIPT_VERSION)
+}
+
+fn script(req: &HttpRequest, body: &'static str, version: &str) -> HttpResponse {
     // Revalidated on each load (the page links it without a version), answered 304 when unchanged.
-    let etag = format!("\"{}\"", *EXAM_SCRIPT_VERSION);
+    let etag = format!("\"{version}\"");
     if req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -71,7 +84,7 @@ pub async fn exam_script(req: HttpRequest) -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ETAG, etag))
-        .body(EXAM_SCRIPT)
+        .body(body)
 }
 
 #[cfg(test)]

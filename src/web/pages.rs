@@ -634,7 +634,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin_outbox_retry)
         .service(super::assets::stylesheet)
         .service(super::assets::favicon)
-        .service(super::assets::exam_script);
+        .service(super::assets::exam_script)
+        .service(super::assets::study_script);
 }
 
 #[derive(Serialize)]

@@ -543,6 +543,20 @@ async fn every_security_relevant_action_writes_an_audit_entry() {
     )
     .await;
 
+    let lesson = crate::study::first_lesson(&app, &trainer, "uo-101").await;
+    expect(
+        app.send_json(
+            Method::PUT,
+            &format!("/api/v1/lessons/{lesson}/time-rule"),
+            &trainer,
+            &json!({"min_effective_seconds": 300}),
+        )
+        .await,
+        StatusCode::OK,
+        "lesson time rule",
+    )
+    .await;
+
     let seen = recorded(&app).await;
     let missing: Vec<&&str> = talentcert::audit::ACTIONS
         .iter()

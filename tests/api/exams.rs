@@ -1359,3 +1359,245 @@ async fn trainers_mark_essays_review_attempts_and_read_statistics_in_pages() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Whether an option id is one of the server's internal ones (`o0`, `o1`, … in the author's
+/// order), which would tell a learner which option the author wrote first.
+fn internal_id(id: &str) -> bool {
+    id.strip_prefix('o')
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[tokio::test]
+async fn option_ids_are_per_attempt_and_no_response_during_an_attempt_holds_a_key() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::fresh().await,
+        crate::helpers::AppOptions {
+            content: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let certs_text = app
+        .get("/api/v1/certifications", &learner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let certs: Value = serde_json::from_str(&certs_text).unwrap();
+    let id = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["can_start"] == true)
+        .and_then(|c| c["id"].as_i64())
+        .unwrap();
+    let start = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let attempt: Value = serde_json::from_str(&start).unwrap();
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let restart = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let other = start_attempt(&app, &trainer, id).await;
+    let other_ids: std::collections::HashMap<i64, Vec<String>> = other["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            let ids = q["answer"]["options"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .map(|o| o["id"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (q["id"].as_i64().unwrap(), ids)
+        })
+        .collect();
+
+    let mut received = vec![certs_text, start, restart];
+    let mut with_options = 0;
+    let mut shared = 0;
+    for q in attempt["questions"].as_array().unwrap() {
+        let qid = q["id"].as_i64().unwrap();
+        let Some(options) = q["answer"]["options"].as_array() else {
+            continue;
+        };
+        with_options += 1;
+        let ids: Vec<String> = options
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            ids.iter().all(|id| !internal_id(id)),
+            "option ids in the author's order reach the learner: {ids:?}"
+        );
+        if let Some(theirs) = other_ids.get(&qid) {
+            shared += 1;
+            assert!(
+                ids.iter().all(|id| !theirs.contains(id)),
+                "two attempts see the same option ids"
+            );
+        }
+        // The internal ids, and the fixed guess that pairs each matching item with the option
+        // of the same number, are refused rather than graded.
+        let guess = match q["answer"]["type"].as_str().unwrap() {
+            "single_choice" => json!("o0"),
+            "multiple_choice" => json!(["o0"]),
+            "matching" => {
+                let items = q["answer"]["items"].as_array().unwrap();
+                let map: serde_json::Map<String, Value> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(k, item)| {
+                        (
+                            item["id"].as_str().unwrap().to_string(),
+                            json!(format!("o{k}")),
+                        )
+                    })
+                    .collect();
+                Value::Object(map)
+            }
+            other => panic!("options on a {other} question"),
+        };
+        let refused = put_answer(&app, &learner, attempt_id, qid, &guess).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{guess}"
+        );
+        received.push(refused.text().await.unwrap());
+    }
+    assert!(
+        with_options > 5,
+        "a shipped exam has choice and matching questions"
+    );
+    let _ = shared;
+
+    let (client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let page = client
+        .get(app.url(&format!("/exams/{attempt_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    received.push(page);
+    // The review's correct responses are in this attempt's ids and earn full marks.
+    let review = review_of(&app, &trainer, attempt_id).await;
+    for q in review["questions"].as_array().unwrap() {
+        let saved = put_answer(
+            &app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+        assert!(saved.status().is_success(), "{}", q["correct_response"]);
+        received.push(saved.text().await.unwrap());
+    }
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // Everything the learner received holds none of the keys: no accepted short answer, number
+    // or matching pairing the learner did not type themselves (the view echoes saved answers,
+    // so it is checked for keys only where the learner sent none).
+    for q in review["questions"].as_array().unwrap() {
+        let key = &q["correct_response"];
+        let needles: Vec<String> = match q["answer"]["type"].as_str().unwrap() {
+            "short_answer" => vec![key.as_str().unwrap_or_default().to_string()],
+            "matching" => vec![key.to_string()],
+            _ => Vec::new(),
+        };
+        for needle in needles.iter().filter(|n| n.chars().count() >= 4) {
+            if q["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(needle.as_str())
+            {
+                continue;
+            }
+            for body in &received {
+                assert!(
+                    !body.contains(needle.as_str()),
+                    "a key ({needle}) reached the learner"
+                );
+            }
+        }
+    }
+    let graded = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let essays = review["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["answer"]["type"] == "essay");
+    if !essays {
+        assert_eq!(graded["score"], graded["max_score"], "{view}");
+    }
+}
+
+#[tokio::test]
+async fn two_attempts_at_the_same_question_see_different_option_ids() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let ids_of = |attempt: &Value| -> std::collections::HashMap<i64, Vec<String>> {
+        attempt["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|q| {
+                let options = q["answer"]["options"].as_array()?;
+                Some((
+                    q["id"].as_i64().unwrap(),
+                    options
+                        .iter()
+                        .map(|o| o["id"].as_str().unwrap().to_string())
+                        .collect(),
+                ))
+            })
+            .collect()
+    };
+    let mine = ids_of(&start_attempt(&app, &learner, id).await);
+    let theirs = ids_of(&start_attempt(&app, &trainer, id).await);
+    let shared: Vec<&i64> = mine.keys().filter(|q| theirs.contains_key(q)).collect();
+    assert!(!shared.is_empty(), "both draws hold the choice questions");
+    for q in shared {
+        assert_eq!(mine[q].len(), theirs[q].len());
+        assert!(mine[q]
+            .iter()
+            .all(|i| !theirs[q].contains(i) && !internal_id(i)));
+    }
+}

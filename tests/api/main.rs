@@ -23,4 +23,5 @@ mod pages;
 mod persistence;
 mod security;
 mod smtp;
+mod study;
 mod users;

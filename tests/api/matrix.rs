@@ -261,6 +261,10 @@ fn rules() -> Vec<Rule> {
             "401 ok ok ok ok 404",
             Json(json!({})),
         ),
+        rule("post", "/api/v1/lessons/{id}/heartbeat", &[Lesson], "401 ok ok ok ok 404", Json(json!({"visible": true}))),
+        // An organization's minimum study time: its trainers and admins.
+        rule("put", "/api/v1/lessons/{id}/time-rule", &[Lesson], "401 403 ok 403 ok 404", Json(json!({"min_effective_seconds": 0}))),
+        rule("get", "/api/v1/reports/study-time", &[], "401 403 403 ok ok ok", none()),
         // An attempt is its holder's; trainers of the organization review it.
         rule(
             "get",
@@ -1290,6 +1294,7 @@ fn page_rules() -> Vec<PageRule> {
         page("get", "/favicon.svg", &[], "pub pub pub pub pub pub"),
         page("get", "/static/app.css", &[], "pub pub pub pub pub pub"),
         page("get", "/static/exam.js", &[], "pub pub pub pub pub pub"),
+        page("get", "/static/study.js", &[], "pub pub pub pub pub pub"),
         page("get", "/healthz", &[], "pub pub pub pub pub pub"),
         page("get", "/readyz", &[], "pub pub pub pub pub pub"),
         page("get", "/metrics", &[], "pub pub pub pub pub pub"),
