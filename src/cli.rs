@@ -37,8 +37,20 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             file,
             jwks,
             status,
+            issuer,
             json,
-        } => verify(&file, jwks.as_deref(), status.as_deref(), json).await,
+        } => {
+            verify(
+                &file,
+                VerifySources {
+                    jwks: jwks.as_deref(),
+                    status: status.as_deref(),
+                    issuer: issuer.as_deref(),
+                },
+                json,
+            )
+            .await
+        }
         Command::RotateKey { org } => rotate_key(&org, settings).await,
         Command::Backup { file } => crate::backup::backup(&settings, &file).await,
         Command::Restore { file } => crate::backup::restore(&settings, &file).await,
@@ -434,13 +446,32 @@ async fn read_source(source: &str) -> anyhow::Result<String> {
     }
 }
 
-/// `talentcert verify`: the API's checks, with nothing but the published keys.
+/// Where `talentcert verify` takes its trust from.
+struct VerifySources<'a> {
+    jwks: Option<&'a str>,
+    status: Option<&'a str>,
+    issuer: Option<&'a str>,
+}
+
+/// Whether a credential's issuer is the one expected: the same origin, or the same issuer URL.
+fn issuer_matches(iss: &str, expected: &str) -> bool {
+    let expected = expected.trim_end_matches('/');
+    iss == expected || iss.starts_with(&format!("{expected}/issuers/"))
+}
+
+/// `talentcert verify`: the API's checks, with nothing but the published keys. The report names
+/// the issuer whose keys signed it and what the certificate says (holder, achievement, dates),
+/// so a reader can compare it with the printed PDF; `--issuer` makes any other issuer invalid.
 async fn verify(
     file: &std::path::Path,
-    jwks: Option<&str>,
-    status: Option<&str>,
+    sources: VerifySources<'_>,
     json_out: bool,
 ) -> anyhow::Result<()> {
+    let VerifySources {
+        jwks,
+        status,
+        issuer: expected_issuer,
+    } = sources;
     use crate::certificates::{credential, pdf};
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut checks = Vec::new();
@@ -504,18 +535,63 @@ async fn verify(
         Some(source) => Some(read_source(&source).await?),
         None => None,
     };
-    let (verdict, more) =
+    let (mut verdict, more) =
         credential::verify_standalone(&token, &keys, list.as_deref(), chrono::Utc::now());
     checks.extend(more);
+    let iss = claimed["iss"].as_str().unwrap_or_default().to_string();
+    match expected_issuer {
+        Some(expected) if issuer_matches(&iss, expected) => checks.push(credential::Check::new(
+            "issuer",
+            true,
+            format!("issued by {iss}, the issuer expected"),
+        )),
+        Some(expected) => {
+            checks.push(credential::Check::new(
+                "issuer",
+                false,
+                format!("issued by {iss}, not by {expected}"),
+            ));
+            verdict = "invalid".into();
+        }
+        None => checks.push(credential::Check::new(
+            "issuer",
+            true,
+            format!(
+                "signed with the keys at {jwks_source} for issuer {iss}; pass --issuer to require the one you expect"
+            ),
+        )),
+    }
+    // What the certificate says, to compare with the printed PDF (a verified signature covers
+    // exactly these values).
+    let subject = &claimed["credentialSubject"];
+    let about = serde_json::json!({
+        "issuer": iss,
+        "issuer_name": claimed["issuer"]["name"],
+        "holder": subject["identifier"][0]["identityHash"],
+        "achievement": subject["achievement"]["name"],
+        "valid_from": claimed["validFrom"],
+        "valid_until": claimed["validUntil"],
+    });
     if json_out {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({"status": verdict, "checks": checks})
+                &serde_json::json!({"status": verdict, "checks": checks, "certificate": about})
             )?
         );
     } else {
         println!("{}: {verdict}", file.display());
+        for (label, value) in [
+            ("holder", &about["holder"]),
+            ("achievement", &about["achievement"]),
+            ("issuer", &about["issuer_name"]),
+            ("valid from", &about["valid_from"]),
+            ("valid until", &about["valid_until"]),
+        ] {
+            if let Some(v) = value.as_str() {
+                println!("  {label}: {v}");
+            }
+        }
         for c in &checks {
             println!(
                 "  [{}] {}: {}",

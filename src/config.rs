@@ -73,6 +73,11 @@ pub enum Command {
         /// statusListCredential, when the keys came from a URL.
         #[arg(long)]
         status: Option<String>,
+        /// The issuer you expect (its origin, e.g. https://certs.example.com, or an issuer
+        /// URL). A credential from any other issuer is reported invalid. Without it the report
+        /// names the issuer whose keys were used, and you judge whether to trust it.
+        #[arg(long)]
+        issuer: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

@@ -79,6 +79,8 @@ use crate::{
         assessment::handlers::regrade,
         assessment::handlers::get_blueprint,
         assessment::handlers::put_blueprint,
+        assessment::handlers::create_certification,
+        assessment::handlers::put_rules,
         certificates::handlers::my_certificates,
         certificates::handlers::org_certificates,
         certificates::handlers::export_certificates,

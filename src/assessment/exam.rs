@@ -86,7 +86,7 @@ pub fn evidenced_level(certified: i32, percent: f64, bands: Option<&[EvidenceBan
     (certified + offset).max(1)
 }
 
-async fn visible_certification<C: ConnectionTrait>(
+pub(crate) async fn visible_certification<C: ConnectionTrait>(
     conn: &C,
     viewer: &Viewer,
     id: i64,
@@ -324,7 +324,7 @@ pub fn counted_result(attempts: &[attempt::Model], rule: &str, pass_percent: f64
 
 /// The published courses whose banks a certification draws from: the owner's, and for an
 /// organization's certification the platform's too.
-async fn bank_courses<C: ConnectionTrait>(
+pub(crate) async fn bank_courses<C: ConnectionTrait>(
     conn: &C,
     viewer: &Viewer,
     cert: &certification::Model,
@@ -2044,31 +2044,15 @@ pub async fn regrade(
             continue;
         };
         let old_passed = a.passed;
-        let mut new_passed = old_passed;
-        if !dry_run {
-            attempt_question::Entity::update_many()
-                .col_expr(attempt_question::Column::Mark, Expr::value(new_mark))
-                .filter(attempt_question::Column::Id.eq(row.id))
-                .exec(&txn)
-                .await?;
-            new_passed = settle(&txn, mailer, a.id, false).await?.passed;
-        } else {
-            let r = rules(
-                &certification::Entity::find_by_id(a.certification_id)
-                    .one(&txn)
-                    .await?
-                    .ok_or(AppError::NotFound)?,
-            )?;
-            let score = a.score.unwrap_or(0.0) - row.mark.unwrap_or(0.0) + new_mark.unwrap_or(0.0);
-            let percent = if a.max_score > 0.0 {
-                score / a.max_score * 100.0
-            } else {
-                0.0
-            };
-            if a.status == "graded" {
-                new_passed = Some(percent + 1e-9 >= r.pass_percent);
-            }
-        }
+        // A dry run regrades for real inside the transaction and rolls it back, so what it
+        // reports is exactly what the regrade would do (per-competency minimums, the counted
+        // attempt, certificates) and nothing of it stays.
+        attempt_question::Entity::update_many()
+            .col_expr(attempt_question::Column::Mark, Expr::value(new_mark))
+            .filter(attempt_question::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+        let new_passed = settle(&txn, mailer, a.id, false).await?.passed;
         changes.push(RegradeChange {
             attempt_id: a.id,
             user_id: a.user_id,
@@ -2078,7 +2062,9 @@ pub async fn regrade(
             new_passed,
         });
     }
-    if !dry_run {
+    if dry_run {
+        txn.rollback().await?;
+    } else {
         crate::audit::record(
             &txn,
             crate::audit::AuditEvent {
@@ -2120,6 +2106,42 @@ async fn available_for<C: ConnectionTrait>(
         .await
 }
 
+/// What keeps a blueprint from being drawn for a certification: no questions at all, or a cell
+/// the banks cannot fill (named `{field}[i].{difficulty}`, with what is needed and available).
+pub(crate) async fn blueprint_issues<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    cert: &certification::Model,
+    sections: &[BlueprintSection],
+    field: &str,
+) -> AppResult<Vec<crate::error::FieldIssue>> {
+    let course_ids = bank_courses(conn, viewer, cert).await?;
+    let mut issues = Vec::new();
+    if sections.is_empty() || sections.iter().all(|s| s.easy + s.medium + s.hard == 0) {
+        issues.push(crate::error::FieldIssue::new(
+            field.to_string(),
+            Msg::new("validation.blueprint_empty"),
+        ));
+    }
+    for (i, s) in sections.iter().enumerate() {
+        for (difficulty, n) in [("easy", s.easy), ("medium", s.medium), ("hard", s.hard)] {
+            if n == 0 {
+                continue;
+            }
+            let have = available_for(conn, &course_ids, &s.competency, difficulty).await?;
+            if u64::from(n) > have {
+                issues.push(crate::error::FieldIssue::new(
+                    format!("{field}[{i}].{difficulty}"),
+                    Msg::new("validation.blueprint_unfillable")
+                        .arg("needed", n)
+                        .arg("available", have),
+                ));
+            }
+        }
+    }
+    Ok(issues)
+}
+
 /// Replaces a certification's blueprint (trainers of its owner), refusing one the banks cannot
 /// fill: every problem is named by section and difficulty. Audited with before and after.
 pub async fn set_blueprint(
@@ -2138,30 +2160,7 @@ pub async fn set_blueprint(
         };
         return Err(AppError::Forbidden(Msg::new(key)));
     }
-    let course_ids = bank_courses(&txn, viewer, &cert).await?;
-    let mut issues = Vec::new();
-    if sections.is_empty() || sections.iter().all(|s| s.easy + s.medium + s.hard == 0) {
-        issues.push(crate::error::FieldIssue::new(
-            "sections",
-            Msg::new("validation.blueprint_empty"),
-        ));
-    }
-    for (i, s) in sections.iter().enumerate() {
-        for (difficulty, n) in [("easy", s.easy), ("medium", s.medium), ("hard", s.hard)] {
-            if n == 0 {
-                continue;
-            }
-            let have = available_for(&txn, &course_ids, &s.competency, difficulty).await?;
-            if u64::from(n) > have {
-                issues.push(crate::error::FieldIssue::new(
-                    format!("sections[{i}].{difficulty}"),
-                    Msg::new("validation.blueprint_unfillable")
-                        .arg("needed", n)
-                        .arg("available", have),
-                ));
-            }
-        }
-    }
+    let issues = blueprint_issues(&txn, viewer, &cert, &sections, "sections").await?;
     if !issues.is_empty() {
         return Err(AppError::Validation(issues));
     }
@@ -2169,6 +2168,8 @@ pub async fn set_blueprint(
     let mut active = cert.into_active_model();
     active.blueprint = Set(json!(sections));
     active.updated_at = Set(Utc::now());
+    // Edited in the pages: a content import keeps it unless forced.
+    active.source_hash = Set(None);
     let cert = active.update(&txn).await?;
     crate::audit::record(
         &txn,
@@ -2300,6 +2301,9 @@ pub struct BlueprintEditor {
     pub level: i32,
     pub editable: bool,
     pub rows: Vec<BlueprintRow>,
+    /// The exam rules (`certifications.settings`) and the courses required first.
+    pub rules: Value,
+    pub required_courses: Vec<String>,
 }
 
 /// One competency's row of the blueprint editor.
@@ -2369,6 +2373,8 @@ pub async fn blueprint_editor(
         level: cert.level,
         editable: cert.org_id == viewer.org_id && viewer.is_trainer,
         rows,
+        required_courses: serde_json::from_value(cert.required_courses).unwrap_or_default(),
+        rules: cert.settings,
     })
 }
 

@@ -2,6 +2,7 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use serde_json::Value;
 
+use super::authoring::{self, CertificationRules, NewCertification, RulesInput};
 use super::exam::{self, AttemptView, CertificationView, ResultView, ReviewView};
 use crate::auth::{CurrentUser, Role};
 use crate::catalog::service::Viewer;
@@ -540,4 +541,51 @@ pub async fn put_blueprint(
     )
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "sections": saved })))
+}
+
+/// Creates a certification of your organization (trainers): its identity, exam rules and
+/// blueprint, checked like a content file; every problem is answered at once, and a blueprint
+/// the banks cannot fill is refused. Audited.
+#[utoipa::path(
+    tag = "exams",
+    request_body = NewCertification,
+    responses((status = 201, body = CertificationRules), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[post("/api/v1/certifications")]
+pub async fn create_certification(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    body: ApiJson<NewCertification>,
+) -> AppResult<HttpResponse> {
+    let saved = authoring::create(&state.db, &viewer(&state, &trainer), body.0).await?;
+    Ok(HttpResponse::Created().json(saved))
+}
+
+/// Replaces the exam rules of a certification your organization owns (trainers): validity,
+/// required courses, pass and excellent lines, per-competency minimum, attempts, cool-down,
+/// time limit and what happens at timeout, the counted attempt, the review policy and evidence
+/// bands. Open attempts keep their deadline. Audited with before and after.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    request_body = RulesInput,
+    responses((status = 200, body = CertificationRules), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/certifications/{id}/rules")]
+pub async fn put_rules(
+    state: web::Data<AppState>,
+    trainer: crate::auth::RequireRole<crate::auth::Trainer>,
+    path: web::Path<i64>,
+    body: ApiJson<RulesInput>,
+) -> AppResult<HttpResponse> {
+    let saved = authoring::set_rules(
+        &state.db,
+        &viewer(&state, &trainer),
+        path.into_inner(),
+        body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(saved))
 }

@@ -1,3 +1,4 @@
+pub mod authoring;
 pub mod entities;
 pub mod exam;
 pub mod gift;
@@ -26,7 +27,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::grade_answer)
         .service(handlers::regrade)
         .service(handlers::get_blueprint)
-        .service(handlers::put_blueprint);
+        .service(handlers::put_blueprint)
+        .service(handlers::create_certification)
+        .service(handlers::put_rules);
     pages::routes(cfg);
     trainer_pages::routes(cfg);
 }

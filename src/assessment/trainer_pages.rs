@@ -291,6 +291,175 @@ pub async fn blueprint_submit(
     }
 }
 
+/// Reads a number field of a page form; a missing or malformed one is an error naming it.
+fn number<T: std::str::FromStr>(
+    fields: &[(String, String)],
+    name: &str,
+    lang: Lang,
+    errors: &mut Vec<String>,
+) -> Option<T> {
+    let raw = fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.trim());
+    match raw.parse::<T>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(format!(
+                "{}: {}",
+                t(lang, &format!("rules.{name}"), &[]),
+                t(lang, "validation.mark_number", &[])
+            ));
+            None
+        }
+    }
+}
+
+fn text(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The exam rules typed in the rules form.
+fn rules_from_form(
+    fields: &[(String, String)],
+    lang: Lang,
+    errors: &mut Vec<String>,
+) -> Option<super::authoring::RulesInput> {
+    let validity_months = number(fields, "validity_months", lang, errors);
+    let pass_percent = number(fields, "pass_percent", lang, errors);
+    let excellent_percent = number(fields, "excellent_percent", lang, errors);
+    let min_competency_percent = number(fields, "min_competency_percent", lang, errors);
+    let max_attempts = number(fields, "max_attempts", lang, errors);
+    let cooldown_hours = number(fields, "cooldown_hours", lang, errors);
+    let time_limit_minutes = number(fields, "time_limit_minutes", lang, errors);
+    let grace_minutes = number(fields, "grace_minutes", lang, errors);
+    Some(super::authoring::RulesInput {
+        validity_months: validity_months?,
+        required_courses: text(fields, "required_courses")
+            .split([',', ' ', '，'])
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect(),
+        pass_percent: pass_percent?,
+        excellent_percent: excellent_percent?,
+        min_competency_percent: min_competency_percent?,
+        max_attempts: max_attempts?,
+        cooldown_hours: cooldown_hours?,
+        time_limit_minutes: time_limit_minutes?,
+        on_timeout: text(fields, "on_timeout"),
+        grace_minutes: grace_minutes?,
+        counted_attempt: text(fields, "counted_attempt"),
+        review: text(fields, "review"),
+        evidence_bands: None,
+    })
+}
+
+/// Problems of a refused edit, as sentences naming the field.
+fn issue_lines(issues: &[crate::error::FieldIssue], lang: Lang) -> Vec<String> {
+    issues
+        .iter()
+        .map(|i| format!("{}: {}", i.field, i.message.render(lang)))
+        .collect()
+}
+
+async fn refused(
+    state: &AppState,
+    req: &HttpRequest,
+    trainer: &CurrentUser,
+    id: i64,
+    errors: Vec<String>,
+) -> AppResult<HttpResponse> {
+    let editor = exam::blueprint_editor(&state.db, &viewer(state, trainer), id).await?;
+    render(
+        state,
+        req,
+        Some(trainer),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "blueprint.html",
+        blueprint_view(editor, false, errors, None),
+    )
+}
+
+/// Saves a certification's exam rules from the rules form (its owner's trainers).
+#[post("/trainer/certifications/{id}/rules")]
+pub async fn rules_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<Vec<(String, String)>>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let lang = request_lang(&req);
+    let editor = exam::blueprint_editor(&state.db, &viewer(&state, &trainer), id).await?;
+    if !editor.editable {
+        return Err(AppError::Forbidden(Msg::new("error.platform_content")));
+    }
+    let mut errors = Vec::new();
+    let Some(rules) = rules_from_form(&form.0, lang, &mut errors) else {
+        return refused(&state, &req, &trainer, id, errors).await;
+    };
+    match super::authoring::set_rules(&state.db, &viewer(&state, &trainer), id, rules).await {
+        Ok(_) => Ok(redirect(format!(
+            "/trainer/certifications/{id}/blueprint?saved=1"
+        ))),
+        Err(AppError::Validation(issues)) => {
+            refused(&state, &req, &trainer, id, issue_lines(&issues, lang)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Copies a certification (a platform one, or the organization's own) as a new certification
+/// of the trainer's organization, with its rules and blueprint, to adapt from there.
+#[post("/trainer/certifications/{id}/copy")]
+pub async fn copy_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<Vec<(String, String)>>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let lang = request_lang(&req);
+    let v = viewer(&state, &trainer);
+    let source = exam::visible_certification(&state.db, &v, id).await?;
+    let rules: super::authoring::RulesInput =
+        serde_json::from_value(source.settings.clone()).map_err(AppError::internal)?;
+    let input = super::authoring::NewCertification {
+        code: text(&form.0, "code"),
+        category: source.category_id.clone(),
+        level: source.level,
+        title: text(&form.0, "title"),
+        title_zh: String::new(),
+        description: source.description.clone(),
+        description_zh: source.description_zh.clone(),
+        rules: super::authoring::RulesInput {
+            required_courses: serde_json::from_value(source.required_courses.clone())
+                .unwrap_or_default(),
+            ..rules
+        },
+        blueprint: serde_json::from_value(source.blueprint.clone()).map_err(AppError::internal)?,
+    };
+    match super::authoring::create(&state.db, &v, input).await {
+        Ok(saved) => Ok(redirect(format!(
+            "/trainer/certifications/{}/blueprint?saved=1",
+            saved.id
+        ))),
+        Err(AppError::Validation(issues)) => {
+            refused(&state, &req, &trainer, id, issue_lines(&issues, lang)).await
+        }
+        Err(AppError::Conflict(msg)) => {
+            refused(&state, &req, &trainer, id, vec![msg.render(lang)]).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// A point of the facility/discrimination chart.
 #[derive(Serialize)]
 struct ChartPoint {
@@ -601,6 +770,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(certifications_page)
         .service(blueprint_page)
         .service(blueprint_submit)
+        .service(rules_submit)
+        .service(copy_submit)
         .service(statistics_page)
         .service(grading_page)
         .service(grade_submit)

@@ -55,6 +55,8 @@ pub const ACTIONS: &[&str] = &[
     "course.updated",
     "questions.imported",
     "certification.blueprint_changed",
+    "certification.created",
+    "certification.rules_changed",
     "lesson.time_rule_set",
     // Exams and grading.
     "exam.accommodation_granted",

@@ -179,7 +179,6 @@ pub struct EvidenceBand {
     pub offset: i32,
 }
 
-/// A certification file.
 /// The review policies of a certification (see its `review` field).
 pub const REVIEW_POLICIES: [&str; 5] =
     ["secure", "score-only", "none", "after-submit", "after-pass"];
@@ -189,6 +188,7 @@ pub fn default_review() -> String {
     "secure".into()
 }
 
+/// A certification file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CertificationSpec {
@@ -818,13 +818,6 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
                 format!("unknown category {:?}", s.category),
             );
         }
-        if !(1..=5).contains(&s.level) {
-            loader.err(
-                f,
-                line(f, "level"),
-                format!("level {} is out of range 1-5", s.level),
-            );
-        }
         for r in &s.required_courses {
             if !codes.contains(r) {
                 loader.err(
@@ -834,58 +827,13 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
                 );
             }
         }
-        for (name, value) in [
-            ("pass_percent", s.pass_percent),
-            ("excellent_percent", s.excellent_percent),
-            ("min_competency_percent", s.min_competency_percent),
-        ] {
-            if !(0.0..=100.0).contains(&value) {
-                loader.err(f, line(f, name), format!("{name} {value} is outside 0-100"));
-            }
-        }
-        if s.excellent_percent < s.pass_percent {
-            loader.err(
-                f,
-                line(f, "excellent_percent"),
-                "excellent_percent is below pass_percent",
-            );
-        }
-        if s.max_attempts == 0 || s.time_limit_minutes == 0 || s.validity_months == 0 {
-            loader.err(
-                f,
-                None,
-                "max_attempts, time_limit_minutes and validity_months must be at least 1",
-            );
-        }
-        if !["auto-submit", "grace", "abandon"].contains(&s.on_timeout.as_str()) {
-            loader.err(
-                f,
-                line(f, "on_timeout"),
-                format!(
-                    "on_timeout {:?} is not auto-submit, grace or abandon",
-                    s.on_timeout
-                ),
-            );
-        }
-        if !["highest", "first", "last", "average"].contains(&s.counted_attempt.as_str()) {
-            loader.err(
-                f,
-                line(f, "counted_attempt"),
-                format!(
-                    "counted_attempt {:?} is not highest, first, last or average",
-                    s.counted_attempt
-                ),
-            );
-        }
-        if !REVIEW_POLICIES.contains(&s.review.as_str()) {
-            loader.err(
-                f,
-                line(f, "review"),
-                format!(
-                    "review {:?} is not secure, score-only, none, after-submit or after-pass",
-                    s.review
-                ),
-            );
+        for (field, problem) in rule_problems(s) {
+            let at = if field.is_empty() {
+                None
+            } else {
+                line(f, field)
+            };
+            loader.err(f, at, problem);
         }
         if s.blueprint.is_empty() {
             loader.err(f, None, "the blueprint has no [[blueprint]] sections");
@@ -914,6 +862,88 @@ fn check(loader: &mut Loader, catalog: &Catalog, raw: &HashMap<String, String>) 
             }
         }
     }
+}
+
+/// What is wrong with a certification's rules (level, marks, attempts, timing, counting and
+/// review), as (field, problem); the same checks for content files and trainers' edits.
+pub fn rule_problems(s: &CertificationSpec) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if !(1..=5).contains(&s.level) {
+        out.push(("level", format!("level {} is out of range 1-5", s.level)));
+    }
+    for (name, value) in [
+        ("pass_percent", s.pass_percent),
+        ("excellent_percent", s.excellent_percent),
+        ("min_competency_percent", s.min_competency_percent),
+    ] {
+        if !(0.0..=100.0).contains(&value) {
+            out.push((name, format!("{name} {value} is outside 0-100")));
+        }
+    }
+    if s.excellent_percent < s.pass_percent {
+        out.push((
+            "excellent_percent",
+            "excellent_percent is below pass_percent".to_string(),
+        ));
+    }
+    for (name, value) in [
+        ("max_attempts", s.max_attempts),
+        ("time_limit_minutes", s.time_limit_minutes),
+        ("validity_months", s.validity_months),
+    ] {
+        if value == 0 {
+            out.push((name, format!("{name} must be at least 1")));
+        }
+    }
+    if s.time_limit_minutes > 24 * 60 || s.grace_minutes > 24 * 60 {
+        out.push((
+            "time_limit_minutes",
+            "time_limit_minutes and grace_minutes are at most 1440 (a day)".to_string(),
+        ));
+    }
+    if s.max_attempts > 100 || s.cooldown_hours > 24 * 365 || s.validity_months > 600 {
+        out.push((
+            "max_attempts",
+            "max_attempts is at most 100, cooldown_hours at most 8760 and validity_months at most 600"
+                .to_string(),
+        ));
+    }
+    if !["auto-submit", "grace", "abandon"].contains(&s.on_timeout.as_str()) {
+        out.push((
+            "on_timeout",
+            format!(
+                "on_timeout {:?} is not auto-submit, grace or abandon",
+                s.on_timeout
+            ),
+        ));
+    }
+    if !["highest", "first", "last", "average"].contains(&s.counted_attempt.as_str()) {
+        out.push((
+            "counted_attempt",
+            format!(
+                "counted_attempt {:?} is not highest, first, last or average",
+                s.counted_attempt
+            ),
+        ));
+    }
+    if !REVIEW_POLICIES.contains(&s.review.as_str()) {
+        out.push((
+            "review",
+            format!(
+                "review {:?} is not secure, score-only, none, after-submit or after-pass",
+                s.review
+            ),
+        ));
+    }
+    for band in s.evidence_bands.iter().flatten() {
+        if !(0.0..=100.0).contains(&band.min_percent) || !(-4..=0).contains(&band.offset) {
+            out.push((
+                "evidence_bands",
+                "an evidence band needs min_percent 0-100 and offset -4 to 0".to_string(),
+            ));
+        }
+    }
+    out
 }
 
 /// Markers around the generated listing in `course-content/README.md`.

@@ -14,7 +14,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::content::{
-    self, Catalog, CertificationContent, ContentError, CourseContent, ModelContent,
+    self, Catalog, CertificationContent, CertificationSpec, ContentError, CourseContent,
+    ModelContent,
 };
 use super::entities::{
     certification, competency, content_import, course, course_competency, course_version,
@@ -142,7 +143,7 @@ pub async fn import_catalog(
     }
     for (i, cert) in catalog.certifications.iter().enumerate() {
         progress(catalog.courses.len() + i, total, &cert.spec.code);
-        import_certification(&txn, platform.id, cert, &mut summary).await?;
+        import_certification(&txn, platform.id, cert, options.force, &mut summary).await?;
     }
     progress(total, total, "");
     content_import::ActiveModel {
@@ -464,10 +465,29 @@ async fn import_course<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The exam rules of a certification as stored (`certifications.settings`).
+pub fn settings_of(s: &CertificationSpec) -> serde_json::Value {
+    json!({
+        "validity_months": s.validity_months,
+        "pass_percent": s.pass_percent,
+        "excellent_percent": s.excellent_percent,
+        "min_competency_percent": s.min_competency_percent,
+        "max_attempts": s.max_attempts,
+        "cooldown_hours": s.cooldown_hours,
+        "time_limit_minutes": s.time_limit_minutes,
+        "on_timeout": s.on_timeout,
+        "grace_minutes": s.grace_minutes,
+        "counted_attempt": s.counted_attempt,
+        "review": s.review,
+        "evidence_bands": s.evidence_bands,
+    })
+}
+
 async fn import_certification<C: ConnectionTrait>(
     conn: &C,
     org_id: i64,
     cert: &CertificationContent,
+    force: bool,
     summary: &mut ImportSummary,
 ) -> Result<(), DbErr> {
     let s = &cert.spec;
@@ -483,21 +503,13 @@ async fn import_certification<C: ConnectionTrait>(
         summary.certifications_unchanged += 1;
         return Ok(());
     }
+    // Rules or blueprint edited in the pages since the last import (no source hash): kept.
+    if existing.as_ref().is_some_and(|e| e.source_hash.is_none()) && !force {
+        summary.conflicts.push(format!("certification {}", s.code));
+        return Ok(());
+    }
     let now = Utc::now();
-    let settings = json!({
-        "validity_months": s.validity_months,
-        "pass_percent": s.pass_percent,
-        "excellent_percent": s.excellent_percent,
-        "min_competency_percent": s.min_competency_percent,
-        "max_attempts": s.max_attempts,
-        "cooldown_hours": s.cooldown_hours,
-        "time_limit_minutes": s.time_limit_minutes,
-        "on_timeout": s.on_timeout,
-        "grace_minutes": s.grace_minutes,
-        "counted_attempt": s.counted_attempt,
-        "review": s.review,
-        "evidence_bands": s.evidence_bands,
-    });
+    let settings = settings_of(s);
     let mut row = certification::ActiveModel {
         id: NotSet,
         org_id: Set(org_id),

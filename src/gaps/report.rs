@@ -101,6 +101,8 @@ pub struct OrgData {
     pub courses: HashMap<String, Vec<CourseStep>>,
     /// (user, course) completed.
     pub completed: HashSet<(i64, i64)>,
+    /// Course code → (course, the codes of its prerequisites), for the visible courses.
+    pub prerequisites: HashMap<String, (CourseStep, Vec<String>)>,
     pub now: DateTime<Utc>,
 }
 
@@ -207,6 +209,26 @@ impl OrgData {
         for list in courses.values_mut() {
             list.sort_by_key(|s| (s.level, s.code.clone()));
         }
+        let mut prerequisites = HashMap::new();
+        for c in visible.values() {
+            let first = courses
+                .values()
+                .flatten()
+                .find(|s| s.course_id == c.id)
+                .cloned()
+                .unwrap_or_else(|| CourseStep {
+                    course_id: c.id,
+                    code: c.code.clone(),
+                    title: c.title.clone(),
+                    title_zh: c.title_zh.clone(),
+                    competency: String::new(),
+                    level: c.level,
+                    completed: false,
+                });
+            let before: Vec<String> =
+                serde_json::from_value(c.prerequisites.clone()).unwrap_or_default();
+            prerequisites.insert(c.code.clone(), (first, before));
+        }
         let completed = enrolment::Entity::find()
             .filter(enrolment::Column::OrgId.eq(org_id))
             .filter(enrolment::Column::CompletedAt.is_not_null())
@@ -225,6 +247,7 @@ impl OrgData {
             competency_names,
             courses,
             completed,
+            prerequisites,
             now: Utc::now(),
         })
     }
@@ -353,7 +376,11 @@ fn gaps_of(data: &OrgData, person: &Person, detail: bool) -> PersonGap {
             }
         }
     }
-    path.sort_by_key(|s| s.level);
+    let gaps: HashMap<&str, i32> = competencies
+        .iter()
+        .map(|c| (c.competency.as_str(), c.gap))
+        .collect();
+    let path = order_path(data, person.id, path, &gaps);
     PersonGap {
         user_id: person.id,
         name: person.name.clone(),
@@ -367,6 +394,70 @@ fn gaps_of(data: &OrgData, person: &Person, detail: bool) -> PersonGap {
         competencies,
         learning_path: path,
     }
+}
+
+/// Orders a learning path: every course after its prerequisites (a prerequisite not yet
+/// completed joins the path, even when it develops another competency), and among the courses
+/// that may come next, the one for the largest gap first, then the lower level, then the code.
+fn order_path(
+    data: &OrgData,
+    user_id: i64,
+    mut path: Vec<CourseStep>,
+    gaps: &HashMap<&str, i32>,
+) -> Vec<CourseStep> {
+    // Add missing prerequisites, transitively.
+    let mut i = 0;
+    while i < path.len() {
+        let before = data
+            .prerequisites
+            .get(&path[i].code)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
+        for code in before {
+            if path.iter().any(|p| p.code == code) {
+                continue;
+            }
+            if let Some((step, _)) = data.prerequisites.get(&code) {
+                if !data.completed.contains(&(user_id, step.course_id)) {
+                    path.push(step.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    let in_path: HashSet<String> = path.iter().map(|p| p.code.clone()).collect();
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut ordered = Vec::with_capacity(path.len());
+    while !path.is_empty() {
+        let ready = |s: &CourseStep| {
+            data.prerequisites
+                .get(&s.code)
+                .map(|(_, b)| b.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .all(|p| !in_path.contains(p) || placed.contains(p))
+        };
+        let key = |s: &CourseStep| {
+            (
+                -gaps.get(s.competency.as_str()).copied().unwrap_or(0),
+                s.level,
+                s.code.clone(),
+            )
+        };
+        // A cycle of prerequisites (refused by the content checks) cannot stall the path.
+        let next = path
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| ready(s))
+            .min_by_key(|(_, s)| key(s))
+            .or_else(|| path.iter().enumerate().min_by_key(|(_, s)| key(s)))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        let step = path.remove(next);
+        placed.insert(step.code.clone());
+        ordered.push(step);
+    }
+    ordered
 }
 
 /// A department's heatmap and what it lacks most.
@@ -834,6 +925,54 @@ mod tests {
             }],
         );
         d
+    }
+
+    fn step(id: i64, code: &str, competency: &str, level: i32) -> CourseStep {
+        CourseStep {
+            course_id: id,
+            code: code.into(),
+            title: code.into(),
+            title_zh: code.into(),
+            competency: competency.into(),
+            level,
+            completed: false,
+        }
+    }
+
+    #[test]
+    fn a_learning_path_puts_prerequisites_first_then_the_largest_gap() {
+        let mut d = data();
+        // P3 has nothing: gap 2 on a, 3 on b. a-201 (a, level 2) needs x-101 (another
+        // competency, not required); b-101, b-201 and b-301 build b; b-301 needs a-201.
+        d.courses.insert("a".into(), vec![step(1, "a-201", "a", 2)]);
+        d.courses.insert(
+            "b".into(),
+            vec![
+                step(2, "b-101", "b", 1),
+                step(3, "b-201", "b", 2),
+                step(4, "b-301", "b", 3),
+            ],
+        );
+        for (s, before) in [
+            (step(1, "a-201", "a", 2), vec!["x-101"]),
+            (step(2, "b-101", "b", 1), vec![]),
+            (step(3, "b-201", "b", 2), vec!["b-101"]),
+            (step(4, "b-301", "b", 3), vec!["b-201", "a-201"]),
+            (step(5, "x-101", "x", 1), vec![]),
+        ] {
+            d.prerequisites.insert(
+                s.code.clone(),
+                (s, before.into_iter().map(String::from).collect()),
+            );
+        }
+        let p3 = person_gap(&d, &d.people[2]);
+        let order: Vec<&str> = p3.learning_path.iter().map(|s| s.code.as_str()).collect();
+        // b's gap (3) leads; a-201 waits for x-101, and b-301 for a-201.
+        assert_eq!(order, vec!["b-101", "b-201", "x-101", "a-201", "b-301"]);
+        // A completed prerequisite is not added again.
+        d.completed.insert((3, 5));
+        let p3 = person_gap(&d, &d.people[2]);
+        assert!(!p3.learning_path.iter().any(|s| s.code == "x-101"));
     }
 
     #[test]

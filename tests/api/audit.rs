@@ -543,6 +543,35 @@ async fn every_security_relevant_action_writes_an_audit_entry() {
     )
     .await;
 
+    let own = expect(
+        app.post_json(
+            "/api/v1/certifications",
+            &trainer,
+            &json!({"code": "audited-cert", "category": "user-operation", "level": 2, "title": "Audited",
+                    "rules": {"validity_months": 12, "pass_percent": 50, "excellent_percent": 90, "max_attempts": 2,
+                              "cooldown_hours": 0, "time_limit_minutes": 20, "on_timeout": "auto-submit",
+                              "counted_attempt": "highest"},
+                    "blueprint": [{"competency": "uo-rfm", "easy": 1}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+        "certification created",
+    )
+    .await;
+    expect(
+        app.send_json(
+            Method::PUT,
+            &format!("/api/v1/certifications/{}/rules", own["id"]),
+            &trainer,
+            &json!({"validity_months": 24, "pass_percent": 60, "excellent_percent": 90, "max_attempts": 3,
+                    "cooldown_hours": 1, "time_limit_minutes": 30, "on_timeout": "grace", "grace_minutes": 5,
+                    "counted_attempt": "last", "review": "secure"}),
+        )
+        .await,
+        StatusCode::OK,
+        "rules changed",
+    )
+    .await;
     let lesson = crate::study::first_lesson(&app, &trainer, "uo-101").await;
     expect(
         app.send_json(

@@ -843,6 +843,30 @@ async fn talentcert_verify_checks_offline_and_key_rotation_keeps_old_certificate
     assert!(ok, "{out}");
     let report: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(report["status"], "valid");
+    // The report says whose certificate it is and which issuer signed it.
+    assert_eq!(report["certificate"]["holder"], "Li Na", "{report}");
+    assert_eq!(report["certificate"]["issuer"], payload["iss"]);
+    // A verifier who expects another issuer gets "invalid", however good the signature:
+    // a forger's own keys at the forger's own address prove nothing.
+    let (ok, out) = run(verify(&[&pdf_path])
+        .arg("--issuer")
+        .arg("https://certs.example.com"));
+    assert!(
+        !ok && out.contains(": invalid") && out.contains("[--] issuer"),
+        "{out}"
+    );
+    let origin = payload["iss"]
+        .as_str()
+        .unwrap()
+        .split("/issuers/")
+        .next()
+        .unwrap()
+        .to_string();
+    let (ok, out) = run(verify(&[&pdf_path]).arg("--issuer").arg(&origin));
+    assert!(
+        ok && out.contains("holder: Li Na") && out.contains("[ok] issuer"),
+        "{out}"
+    );
     // A changed byte in the credential fails.
     let mut bad = jwt.clone().into_bytes();
     let i = bad.len() - 5;

@@ -1601,3 +1601,357 @@ async fn two_attempts_at_the_same_question_see_different_option_ids() {
             .all(|i| !theirs[q].contains(i) && !internal_id(i)));
     }
 }
+
+/// Moves an attempt's times: the deadline and the end of submitting, relative to now.
+async fn set_times(app: &TestApp, attempt: i64, deadline_from_now: i64, submit_from_now: i64) {
+    let now = chrono::Utc::now();
+    let deadline = now + chrono::Duration::seconds(deadline_from_now);
+    let submit = now + chrono::Duration::seconds(submit_from_now);
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE exam_attempts SET deadline_at = $1, submit_until = $2 WHERE id = $3"
+    } else {
+        "UPDATE exam_attempts SET deadline_at = ?, submit_until = ? WHERE id = ?"
+    };
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        sql,
+        vec![deadline.into(), submit.into(), attempt.into()],
+    ))
+    .await
+    .unwrap();
+}
+
+fn rules(overrides: Value) -> Value {
+    let mut base = json!({
+        "validity_months": 12, "pass_percent": 50, "excellent_percent": 90,
+        "min_competency_percent": 0, "max_attempts": 2, "cooldown_hours": 0,
+        "time_limit_minutes": 20, "on_timeout": "auto-submit", "grace_minutes": 0,
+        "counted_attempt": "highest", "review": "secure"
+    });
+    for (k, v) in overrides.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
+}
+
+async fn put_rules(app: &TestApp, token: &str, cert: i64, body: &Value) -> reqwest::Response {
+    app.send_json(
+        reqwest::Method::PUT,
+        &format!("/api/v1/certifications/{cert}/rules"),
+        token,
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn trainers_create_certifications_and_their_rules_govern_attempts() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+
+    // Every problem at once, named by field.
+    let bad = app
+        .post_json(
+            "/api/v1/certifications",
+            &trainer,
+            &json!({"code": "Bad Code", "category": "user-operation", "level": 9, "title": "T",
+                    "rules": rules(json!({"pass_percent": 120, "on_timeout": "explode", "required_courses": ["nope"]})),
+                    "blueprint": [{"competency": "uo-rfm", "easy": 1, "hard": 50}]}),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = problem_fields(&json(bad).await);
+    for f in [
+        "code",
+        "level",
+        "pass_percent",
+        "on_timeout",
+        "required_courses[0]",
+        "blueprint[0].hard",
+    ] {
+        assert!(
+            fields.contains(&f.to_string()),
+            "{f} not named in {fields:?}"
+        );
+    }
+    let body = json!({"code": "acme-uo", "category": "user-operation", "level": 2,
+        "title": "Acme user operation", "rules": rules(json!({})),
+        "blueprint": [{"competency": "uo-rfm", "easy": 1, "medium": 1}]});
+    let by_learner = app
+        .post_json("/api/v1/certifications", &learner, &body)
+        .await;
+    assert_eq!(by_learner.status(), StatusCode::FORBIDDEN);
+    let created = app
+        .post_json("/api/v1/certifications", &trainer, &body)
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let cert = json(created).await["id"].as_i64().unwrap();
+    let again = app
+        .post_json("/api/v1/certifications", &trainer, &body)
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(cert_id(&app, &learner, "acme-uo").await, cert);
+    // The platform's certification is the platform's to change.
+    let platform_cert = cert_id(&app, &learner, "uo-open").await;
+    let refused = put_rules(&app, &trainer, platform_cert, &rules(json!({}))).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // One attempt, abandoned when time runs out: graded zero on next access.
+    let saved = put_rules(
+        &app,
+        &trainer,
+        cert,
+        &rules(json!({"max_attempts": 1, "on_timeout": "abandon", "time_limit_minutes": 1})),
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let attempt = start_attempt(&app, &learner, cert).await;
+    let started =
+        chrono::DateTime::parse_from_rfc3339(attempt["started_at"].as_str().unwrap()).unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(attempt["deadline_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (deadline - started).num_seconds(),
+        60,
+        "the time limit is the rule's"
+    );
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    set_times(&app, attempt_id, -120, -120).await;
+    let view = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        view["status"], "abandoned",
+        "settled on next access: {view}"
+    );
+    assert_eq!(
+        view["questions"].as_array().unwrap().len(),
+        0,
+        "secure review hides the questions"
+    );
+    let result = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(result["score"], 0.0);
+    assert_eq!(result["passed"], false);
+    assert!(result["questions"].is_null(), "{result}");
+    let out = app
+        .post_json(
+            &format!("/api/v1/certifications/{cert}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(out.status(), StatusCode::CONFLICT);
+    assert!(json(out).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("used all your attempts"));
+
+    // A grace period: past the deadline answers are refused, and submitting still counts.
+    put_rules(
+        &app,
+        &trainer,
+        cert,
+        &rules(json!({"max_attempts": 3, "on_timeout": "grace", "grace_minutes": 10})),
+    )
+    .await;
+    let attempt = start_attempt(&app, &trainer, cert).await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let grace_left =
+        chrono::DateTime::parse_from_rfc3339(attempt["submit_until"].as_str().unwrap()).unwrap()
+            - chrono::DateTime::parse_from_rfc3339(attempt["deadline_at"].as_str().unwrap())
+                .unwrap();
+    assert_eq!(grace_left.num_minutes(), 10);
+    set_times(&app, attempt_id, -60, 540).await;
+    let q = attempt["questions"][0]["id"].as_i64().unwrap();
+    let late = put_answer(&app, &trainer, attempt_id, q, &json!(true)).await;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+    let submitted = app
+        .post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &trainer,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(submitted.status(), StatusCode::OK);
+    assert_eq!(json(submitted).await["status"], "graded");
+
+    // The cool-down runs from the later of the finish and start + time limit.
+    put_rules(
+        &app,
+        &trainer,
+        cert,
+        &rules(json!({"max_attempts": 3, "cooldown_hours": 2, "time_limit_minutes": 30})),
+    )
+    .await;
+    let hr = app.token("hr").await;
+    let attempt = start_attempt(&app, &hr, cert).await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    app.post_json(
+        &format!("/api/v1/attempts/{attempt_id}/submit"),
+        &hr,
+        &json!({}),
+    )
+    .await;
+    let started =
+        chrono::DateTime::parse_from_rfc3339(attempt["started_at"].as_str().unwrap()).unwrap();
+    let expected = (started + chrono::Duration::minutes(30) + chrono::Duration::hours(2))
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    let wait = app
+        .post_json(
+            &format!("/api/v1/certifications/{cert}/attempts"),
+            &hr,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(wait.status(), StatusCode::CONFLICT);
+    let detail = json(wait).await["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(&expected),
+        "{detail} should name {expected}"
+    );
+}
+
+#[tokio::test]
+async fn a_minimum_per_competency_fails_an_otherwise_passing_score() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let body = json!({"code": "acme-min", "category": "user-operation", "level": 2,
+        "title": "Minimum per competency",
+        "rules": rules(json!({"pass_percent": 50, "min_competency_percent": 100, "review": "after-submit"})),
+        "blueprint": [{"competency": "uo-rfm", "easy": 1, "medium": 1}, {"competency": "uo-churn", "easy": 1, "medium": 1}]});
+    let cert = json(
+        app.post_json("/api/v1/certifications", &trainer, &body)
+            .await,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let attempt = start_attempt(&app, &learner, cert).await;
+    let attempt_id = attempt["id"].as_i64().unwrap();
+    let review = review_of(&app, &trainer, attempt_id).await;
+    // Every answer right but one: 75 %, above the pass line, and one competency under 100 %.
+    let questions = review["questions"].as_array().unwrap();
+    for q in questions.iter().skip(1) {
+        put_answer(
+            &app,
+            &learner,
+            attempt_id,
+            q["id"].as_i64().unwrap(),
+            &q["correct_response"],
+        )
+        .await;
+    }
+    let result = json(
+        app.post_json(
+            &format!("/api/v1/attempts/{attempt_id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["percent"], 75.0, "{result}");
+    assert_eq!(
+        result["passed"], false,
+        "a competency under its minimum fails the attempt"
+    );
+    // After-submit review shows each question's mark, never a key.
+    let shown = result["questions"].as_array().unwrap();
+    assert_eq!(shown.len(), 4);
+    assert!(!result.to_string().contains("correct_response"));
+}
+
+#[tokio::test]
+async fn trainers_copy_a_certification_and_edit_its_rules_in_pages() {
+    let (app, _dir) = exam_app().await;
+    let trainer = app.token("trainer").await;
+    let id = cert_id(&app, &trainer, "uo-open").await;
+    let (client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let (status, editor) = page(
+        &client,
+        &app,
+        &format!("/trainer/certifications/{id}/blueprint"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        editor.contains("Exam rules")
+            && editor.contains("name=\"time_limit_minutes\" value=\"30\""),
+        "{editor}"
+    );
+    let csrf = crate::pages::csrf_of(&editor);
+    let copied = client
+        .post(app.url(&format!("/trainer/certifications/{id}/copy")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("code", "acme-open"),
+            ("title", "Acme open"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copied.status(), StatusCode::SEE_OTHER);
+    let copy = cert_id(&app, &trainer, "acme-open").await;
+    assert_ne!(copy, id);
+    let rules_url = app.url(&format!("/trainer/certifications/{copy}/rules"));
+    let mut fields = vec![
+        ("csrf_token", csrf.as_str()),
+        ("time_limit_minutes", "15"),
+        ("grace_minutes", "0"),
+        ("pass_percent", "180"),
+        ("excellent_percent", "90"),
+        ("min_competency_percent", "0"),
+        ("max_attempts", "2"),
+        ("cooldown_hours", "1"),
+        ("validity_months", "12"),
+        ("on_timeout", "auto-submit"),
+        ("counted_attempt", "last"),
+        ("review", "secure"),
+        ("required_courses", ""),
+    ];
+    let refused = client
+        .post(rules_url.clone())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("pass_percent 180 is outside 0-100"));
+    fields[3] = ("pass_percent", "60");
+    let saved = client.post(rules_url).form(&fields).send().await.unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, editor) = page(
+        &client,
+        &app,
+        &format!("/trainer/certifications/{copy}/blueprint"),
+    )
+    .await;
+    assert!(
+        editor.contains("name=\"time_limit_minutes\" value=\"15\""),
+        "{editor}"
+    );
+    // The learner's attempt at the copy has the new time limit.
+    let learner = app.token("learner").await;
+    let attempt = start_attempt(&app, &learner, copy).await;
+    let started =
+        chrono::DateTime::parse_from_rfc3339(attempt["started_at"].as_str().unwrap()).unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(attempt["deadline_at"].as_str().unwrap()).unwrap();
+    assert_eq!((deadline - started).num_minutes(), 15);
+}

@@ -613,6 +613,9 @@ fn rules() -> Vec<Rule> {
             "401 403 403 403 403 ok",
             Json(json!({"name": "", "slug": "", "admin_email": "", "admin_name": ""})),
         ),
+        // Certifications of the organization: its trainers create them and edit their rules.
+        rule("post", "/api/v1/certifications", &[], "401 403 ok 403 403 ok", Json(json!({"code": "x", "category": "none", "level": 2, "title": "t", "blueprint": [], "rules": {"validity_months": 24, "pass_percent": 70, "excellent_percent": 90, "max_attempts": 3, "cooldown_hours": 24, "time_limit_minutes": 45, "on_timeout": "auto-submit", "counted_attempt": "highest"}}))),
+        rule("put", "/api/v1/certifications/{id}/rules", &[Certification], "401 403 403 403 403 ok", Json(json!({"validity_months": 24, "pass_percent": 70, "excellent_percent": 90, "max_attempts": 3, "cooldown_hours": 24, "time_limit_minutes": 45, "on_timeout": "auto-submit", "counted_attempt": "highest"}))),
         rule("get", "/api/v1/xapi/statements", &[], "401 403 403 ok ok ok", none()),
         rule("get", "/api/v1/organization/lrs", &[], "401 403 403 403 ok ok", none()),
         rule("put", "/api/v1/organization/lrs", &[], "401 403 403 403 ok ok", Json(json!({"endpoint": "", "username": "", "enabled": false}))),
@@ -1327,6 +1330,8 @@ fn page_rules() -> Vec<PageRule> {
         page("get", "/trainer/attempts/{id}", &[Attempt], "login 403 ok 403 403 404"),
         page("get", "/trainer/certifications/{id}/blueprint", &[Certification], "login 403 ok 403 403 ok"),
         page("post", "/trainer/certifications/{id}/blueprint", &[Certification], "login 403 403 403 403 ok"),
+        page("post", "/trainer/certifications/{id}/rules", &[Certification], "login 403 403 403 403 ok"),
+        page("post", "/trainer/certifications/{id}/copy", &[Certification], "login 403 ok 403 403 ok"),
         page("get", "/trainer/certifications/{id}/statistics", &[Certification], "login 403 ok 403 403 ok"),
         page("post", "/trainer/courses", &[], "login 403 ok 403 403 ok"),
         page("get", "/trainer/courses/{id}", &[Course], "login 403 ok 403 403 404"),
