@@ -197,6 +197,26 @@ mod contrast_tests {
     }
 
     #[test]
+    fn focus_rings_stand_out_from_what_they_sit_on() {
+        // WCAG 1.4.11: a focus indicator needs 3:1 against its surroundings.
+        let css = include_str!("../../static/app.css");
+        let v = |n: &str| var(css, n);
+        assert!(css.contains(":focus-visible { outline: 3px solid var(--accent)"));
+        assert!(css.contains(".topbar :focus-visible { outline-color: #ffffff; }"));
+        for (ring, bg, place) in [
+            (v("accent"), v("paper"), "the page"),
+            (v("accent"), v("card"), "cards"),
+            ("#ffffff".to_string(), v("brand"), "the top bar"),
+        ] {
+            let r = ratio(&ring, &bg);
+            assert!(
+                r >= 3.0,
+                "focus ring on {place}: {ring} on {bg} is {r:.2}:1"
+            );
+        }
+    }
+
+    #[test]
     fn the_contrast_formula_matches_known_values() {
         assert!((ratio("#000000", "#ffffff") - 21.0).abs() < 0.01);
         assert!((ratio("#767676", "#ffffff") - 4.54).abs() < 0.01);

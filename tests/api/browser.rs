@@ -417,6 +417,29 @@ async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_error
     assert!(page.contains("line"), "{page}");
     t.shot("trainer-gift-error").await;
     t.assert_accessible("course editor").await;
+    // The trainer's other pages, looked at and checked for labels.
+    for (path, name) in [
+        ("/trainer/certifications", "trainer-certifications"),
+        ("/trainer/grading", "trainer-grading"),
+        ("/catalog", "catalog"),
+    ] {
+        t.goto(&app, path).await;
+        t.shot(name).await;
+        t.assert_accessible(name).await;
+    }
+    // The admin's and HR's other pages.
+    let a = Browser::start().await;
+    a.sign_in(&app, "admin@demo.test").await;
+    for (path, name) in [
+        ("/admin", "admin-users-and-audit"),
+        ("/admin/certificates", "admin-certificates"),
+        ("/admin/outbox", "admin-outbox"),
+        ("/hr/positions", "hr-positions"),
+    ] {
+        a.goto(&app, path).await;
+        a.shot(name).await;
+        a.assert_accessible(name).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
