@@ -740,7 +740,7 @@ async fn sit_exam(
                     .post(format!("{base}/api/v1/attempts/{id}/events"))
                     .bearer_auth(&token)
                     .json(&json!({"kind": "focus_lost", "detail": "load driver"})),
-                204,
+                200,
             )
             .await;
         }
@@ -968,7 +968,7 @@ async fn run_saves(
                             .post(format!("{base}/api/v1/attempts/{attempt}/events"))
                             .bearer_auth(token)
                             .json(&json!({"kind": "focus_lost"})),
-                        204,
+                        200,
                     )
                     .await;
                     continue;

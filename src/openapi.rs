@@ -81,6 +81,8 @@ use crate::{
         assessment::handlers::put_blueprint,
         assessment::handlers::create_certification,
         assessment::handlers::put_rules,
+        assessment::handlers::get_controls,
+        assessment::handlers::put_controls,
         certificates::handlers::my_certificates,
         certificates::handlers::org_certificates,
         certificates::handlers::export_certificates,

@@ -127,8 +127,22 @@
   }
   tick();
 
+  // A signal's answer says how many switches the server counted, and whether the
+  // organization's limit submitted the attempt; the page shows both, nothing is hidden.
+  var switches = document.getElementById("exam-switches");
   function signal(kind) {
-    api("POST", "/api/v1/attempts/" + attempt + "/events", { kind: kind }).catch(function () {});
+    api("POST", "/api/v1/attempts/" + attempt + "/events", { kind: kind })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (o) {
+        if (!o) { return; }
+        if (o.submitted) { window.location.href = "/exams/" + attempt + "/result"; return; }
+        if (switches && o.max_switches && o.switches > 0) {
+          switches.textContent = switches.dataset.text
+            .replace("{switches}", o.switches).replace("{max}", o.max_switches);
+          switches.hidden = false;
+        }
+      })
+      .catch(function () {});
   }
   document.addEventListener("visibilitychange", function () { if (document.hidden) { signal("visibility_hidden"); } });
   window.addEventListener("blur", function () { signal("focus_lost"); });

@@ -216,6 +216,11 @@ pub struct CertificationView {
     pub can_start: bool,
     /// `passed`, `failed`, `pending` or `not_attempted`, from the attempt that counts.
     pub status: String,
+    /// The pledge your organization asks you to accept before starting (send
+    /// `{"pledge": true}` with the attempt POST).
+    pub pledge: Option<String>,
+    /// After this many switches away from the exam it is submitted (your organization's rule).
+    pub max_switches: Option<i32>,
 }
 
 /// The certifications a person can see, and where they stand in each.
@@ -231,15 +236,23 @@ pub async fn list_certifications(
         .all(db)
         .await?;
     let standing = standing(db, viewer.user_id).await?;
+    let controls = super::controls::all_of(db, viewer.org_id).await?;
     certs
         .iter()
-        .map(|cert| certification_view(&standing, cert))
+        .map(|cert| {
+            certification_view(
+                &standing,
+                cert,
+                controls.get(&cert.id).cloned().unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
 fn certification_view(
     standing: &Standing,
     cert: &certification::Model,
+    controls: super::controls::Controls,
 ) -> AppResult<CertificationView> {
     let r = rules(cert)?;
     let attempts: &[attempt::Model] = standing.attempts.get(&cert.id).map_or(&[], Vec::as_slice);
@@ -279,6 +292,8 @@ fn certification_view(
         open_attempt_id: open,
         available_at,
         status: counted.to_string(),
+        pledge: controls.pledge,
+        max_switches: controls.max_switches,
     })
 }
 
@@ -484,6 +499,7 @@ pub async fn start(
     mailer: &Mailer,
     viewer: &Viewer,
     cert_id: i64,
+    pledge: bool,
 ) -> AppResult<(AttemptView, bool)> {
     // An attempt whose time is over is graded before anything else.
     sweep_user(db, mailer, viewer.user_id).await?;
@@ -504,6 +520,8 @@ pub async fn start(
     }
     let (extra_minutes, extra_attempts) = extras(db, viewer.user_id, cert.id).await?;
     may_start(&attempts, &r, extra_attempts, Utc::now())?;
+    let controls = super::controls::of(db, viewer.org_id, cert.id).await?;
+    super::controls::check_pledge(&controls, pledge)?;
     let seed: i64 = rand::random::<i64>() & 0x7fff_ffff_ffff_ffff;
     let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
     let mut drawn = draw(db, viewer, &cert, &mut rng).await?;
@@ -581,7 +599,7 @@ pub async fn start(
             target_type: "attempt",
             target_id: Some(a.id.to_string()),
             after: Some(
-                json!({"certification": cert.code, "seed": seed, "questions": drawn.len()}),
+                json!({"certification": cert.code, "seed": seed, "questions": drawn.len(), "pledge": controls.pledge, "max_switches": controls.max_switches}),
             ),
             ..Default::default()
         },
@@ -1249,6 +1267,9 @@ pub struct ResultView {
     /// SHA-256 of the submitted responses.
     pub receipt: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// `submitted`, `timeout`, `abandoned` or `integrity_limit` (the organization's switch
+    /// limit was reached).
+    pub finish_reason: Option<String>,
     /// Per-question marks, when the certification's review policy shows them.
     pub questions: Option<Vec<ResultQuestion>>,
 }
@@ -1326,6 +1347,7 @@ pub async fn result(
         competencies,
         receipt: a.receipt,
         finished_at: a.finished_at,
+        finish_reason: a.finish_reason,
         questions,
     })
 }
@@ -1731,14 +1753,38 @@ pub const EVENT_KINDS: [&str; 7] = [
 /// At most this many signals are recorded per attempt (a page in a loop cannot flood the log).
 pub const MAX_EVENTS: u64 = 500;
 
-/// Records an integrity signal of an open attempt in the audit log, for the trainers' review.
+/// An integrity signal as the exam page reports it, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub kind: String,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// What became of a signal.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SignalOutcome {
+    /// False once the attempt holds [`MAX_EVENTS`] signals.
+    pub recorded: bool,
+    /// Switches away from the exam so far (a blur and a hide together count once).
+    pub switches: u32,
+    /// The organization's limit, if it set one.
+    pub max_switches: Option<i32>,
+    /// The limit was reached: the attempt was submitted with the answers saved.
+    pub submitted: bool,
+}
+
+/// Records an integrity signal of an open attempt in the audit log (with the address and the
+/// browser it came from), for the trainers' review. When the organization set a switch limit
+/// and this signal reaches it, the attempt is submitted on the answers saved.
 pub async fn record_event(
     db: &DatabaseConnection,
+    mailer: &Mailer,
     viewer: &Viewer,
     attempt_id: i64,
-    kind: &str,
-    detail: Option<String>,
-) -> AppResult<bool> {
+    signal: Signal,
+) -> AppResult<SignalOutcome> {
     let a = owned_attempt(db, viewer, attempt_id).await?;
     if a.status != "open" {
         return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
@@ -1748,23 +1794,43 @@ pub async fn record_event(
         .filter(crate::audit::entity::Column::TargetId.eq(a.id.to_string()))
         .count(db)
         .await?;
-    if recorded >= MAX_EVENTS {
-        return Ok(false);
+    let mut outcome = SignalOutcome {
+        recorded: recorded < MAX_EVENTS,
+        switches: 0,
+        max_switches: None,
+        submitted: false,
+    };
+    if outcome.recorded {
+        crate::audit::record(
+            db,
+            crate::audit::AuditEvent {
+                org_id: Some(a.org_id),
+                actor_user_id: Some(viewer.user_id),
+                action: "exam.event",
+                target_type: "attempt",
+                target_id: Some(a.id.to_string()),
+                after: Some(json!({"kind": signal.kind, "detail": signal.detail, "user_agent": signal.user_agent})),
+                ip: signal.ip,
+                ..Default::default()
+            },
+        )
+        .await?;
     }
-    crate::audit::record(
-        db,
-        crate::audit::AuditEvent {
-            org_id: Some(a.org_id),
-            actor_user_id: Some(viewer.user_id),
-            action: "exam.event",
-            target_type: "attempt",
-            target_id: Some(a.id.to_string()),
-            after: Some(json!({"kind": kind, "detail": detail})),
-            ..Default::default()
-        },
-    )
-    .await?;
-    Ok(true)
+    let controls = super::controls::of(db, a.org_id, a.certification_id).await?;
+    outcome.max_switches = controls.max_switches;
+    if let Some(limit) = controls.max_switches {
+        let signals: Vec<(DateTime<Utc>, String)> = attempt_signals(db, viewer, a.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.at, s.kind))
+            .collect();
+        outcome.switches = super::controls::count_switches(&signals);
+        if i64::from(outcome.switches) >= i64::from(limit) {
+            finalize(db, mailer, a.id, "integrity_limit").await?;
+            outcome.submitted = true;
+        }
+    }
+    Ok(outcome)
 }
 
 /// Flags or unflags a question of an open attempt (a note to self for the navigator).
@@ -2384,6 +2450,9 @@ pub struct AttemptSignal {
     pub at: DateTime<Utc>,
     pub kind: String,
     pub detail: Option<String>,
+    /// The address and the browser the signal came from.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// The integrity signals of an attempt of the viewer's organization, in order.
@@ -2420,6 +2489,11 @@ pub async fn attempt_signals(
                     .get("detail")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                user_agent: after
+                    .get("user_agent")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                ip: r.ip,
             }
         })
         .collect())

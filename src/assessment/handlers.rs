@@ -3,6 +3,7 @@ use actix_web::{get, post, put, web, HttpResponse};
 use serde_json::Value;
 
 use super::authoring::{self, CertificationRules, NewCertification, RulesInput};
+use super::controls;
 use super::exam::{self, AttemptView, CertificationView, ResultView, ReviewView};
 use crate::auth::{CurrentUser, Role};
 use crate::catalog::service::Viewer;
@@ -33,8 +34,18 @@ pub async fn list_certifications(
 
 /// Starts an attempt (201), or answers the attempt already open (200). Refused with the reason
 /// (409) when required courses are missing, in cool-down, or out of attempts.
+/// The optional body of an attempt start.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// `true`: you accept the pledge your organization set for this certification (see
+    /// `pledge` in the certification list). Needed only when one is set.
+    pub pledge: Option<bool>,
+}
+
 #[utoipa::path(
     tag = "exams",
+    request_body(content = Option<StartRequest>, description = "Optional: `{\"pledge\": true}` when your organization asks for a pledge"),
     params(("id" = i64, Path, description = "Certification id")),
     responses(
         (status = 201, body = AttemptView), (status = 200, description = "The attempt already open", body = AttemptView),
@@ -47,12 +58,20 @@ pub async fn start_attempt(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
+    body: crate::web::ApiBytes,
 ) -> AppResult<HttpResponse> {
+    // The body is optional: empty, or `{"pledge": true}`.
+    let start: StartRequest = if body.0.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        crate::web::parse_json(&body.0)?
+    };
     let (view, created) = exam::start(
         &state.db,
         &state.mailer,
         &viewer(&state, &user),
         path.into_inner(),
+        start.pledge.unwrap_or(false),
     )
     .await?;
     Ok(if created {
@@ -217,13 +236,14 @@ pub struct AttemptEvent {
     params(("id" = i64, Path, description = "Attempt id")),
     request_body = AttemptEvent,
     responses(
-        (status = 204, description = "Recorded"), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 200, body = exam::SignalOutcome), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []), ("session" = []))
 )]
 #[post("/api/v1/attempts/{id}/events")]
 pub async fn attempt_event(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
@@ -233,16 +253,25 @@ pub async fn attempt_event(
     if !exam::EVENT_KINDS.contains(&event.kind.as_str()) {
         return Err(AppError::field("kind", "validation.event_kind"));
     }
-    let detail = event.detail.map(|d| d.chars().take(200).collect());
-    exam::record_event(
+    let signal = exam::Signal {
+        kind: event.kind,
+        detail: event.detail.map(|d| d.chars().take(200).collect()),
+        ip: crate::auth::extract::client_ip(&req),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(300).collect()),
+    };
+    let outcome = exam::record_event(
         &state.db,
+        &state.mailer,
         &viewer(&state, &user),
         path.into_inner(),
-        &event.kind,
-        detail,
+        signal,
     )
     .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(outcome))
 }
 
 /// Flags (true) or unflags (false) a question of your open attempt.
@@ -585,6 +614,54 @@ pub async fn put_rules(
         &viewer(&state, &trainer),
         path.into_inner(),
         body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(saved))
+}
+
+/// Your organization's integrity controls of a certification (trainers and admins): a switch
+/// limit and a pledge, both off unless set.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    responses((status = 200, body = controls::Controls), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/certifications/{id}/controls")]
+pub async fn get_controls(
+    state: web::Data<AppState>,
+    staff: crate::auth::RequireRole<crate::auth::TrainerOrAdmin>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let v = viewer(&state, &staff);
+    let cert = exam::visible_certification(&state.db, &v, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(controls::of(&state.db, v.org_id, cert.id).await?))
+}
+
+/// Sets your organization's integrity controls of a certification (trainers and admins): after
+/// `max_switches` switches away from the exam the attempt is submitted on the answers saved;
+/// a `pledge` must be accepted before starting. `null` turns a control off. Audited.
+#[utoipa::path(
+    tag = "exams",
+    params(("id" = i64, Path, description = "Certification id")),
+    request_body = controls::ControlsInput,
+    responses((status = 200, body = controls::Controls), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/certifications/{id}/controls")]
+pub async fn put_controls(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    staff: crate::auth::RequireRole<crate::auth::TrainerOrAdmin>,
+    path: web::Path<i64>,
+    body: ApiJson<controls::ControlsInput>,
+) -> AppResult<HttpResponse> {
+    let saved = controls::set(
+        &state.db,
+        &viewer(&state, &staff),
+        &staff.actor(&req),
+        path.into_inner(),
+        &body.0,
     )
     .await?;
     Ok(HttpResponse::Ok().json(saved))

@@ -1,4 +1,5 @@
 pub mod authoring;
+pub mod controls;
 pub mod entities;
 pub mod exam;
 pub mod gift;
@@ -29,7 +30,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::get_blueprint)
         .service(handlers::put_blueprint)
         .service(handlers::create_certification)
-        .service(handlers::put_rules);
+        .service(handlers::put_rules)
+        .service(handlers::get_controls)
+        .service(handlers::put_controls);
     pages::routes(cfg);
     trainer_pages::routes(cfg);
 }

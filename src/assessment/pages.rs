@@ -48,15 +48,18 @@ pub async fn certifications_page(
     )
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
 /// Starts (or resumes) an attempt and opens the exam.
+/// The start form: the pledge checkbox, when the organization asks for one.
+#[derive(Deserialize)]
+pub struct StartForm {
+    pledge: Option<String>,
+}
+
 #[post("/certifications/{id}/start")]
 pub async fn start_submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    _form: PageForm<EmptyForm>,
+    form: PageForm<StartForm>,
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
@@ -66,6 +69,7 @@ pub async fn start_submit(
         &state.mailer,
         &viewer(&state, &user),
         path.into_inner(),
+        form.0.pledge.as_deref() == Some("accepted"),
     )
     .await?;
     Ok(redirect(format!("/exams/{}", view.id)))

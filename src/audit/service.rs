@@ -55,6 +55,7 @@ pub const ACTIONS: &[&str] = &[
     "course.updated",
     "questions.imported",
     "certification.blueprint_changed",
+    "certification.controls_changed",
     "certification.created",
     "certification.rules_changed",
     "lesson.time_rule_set",

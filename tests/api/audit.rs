@@ -336,7 +336,7 @@ async fn every_security_relevant_action_writes_an_audit_entry() {
             &json!({"kind": "focus_lost"}),
         )
         .await,
-        StatusCode::NO_CONTENT,
+        StatusCode::OK,
         "event",
     )
     .await;
@@ -570,6 +570,18 @@ async fn every_security_relevant_action_writes_an_audit_entry() {
         .await,
         StatusCode::OK,
         "rules changed",
+    )
+    .await;
+    expect(
+        app.send_json(
+            Method::PUT,
+            &format!("/api/v1/certifications/{}/controls", own["id"]),
+            &admin,
+            &json!({"max_switches": 3, "pledge": "I work alone."}),
+        )
+        .await,
+        StatusCode::OK,
+        "controls changed",
     )
     .await;
     let lesson = crate::study::first_lesson(&app, &trainer, "uo-101").await;

@@ -562,7 +562,13 @@ async fn events_flags_and_accommodations() {
             &json!({"kind": "focus_lost", "detail": "tab switched"}),
         )
         .await;
-    assert_eq!(event.status(), StatusCode::NO_CONTENT);
+    assert_eq!(event.status(), StatusCode::OK);
+    let outcome = json(event).await;
+    assert_eq!(outcome["recorded"], true);
+    assert_eq!(
+        outcome["submitted"], false,
+        "no limit unless the organization sets one"
+    );
     let bad = app
         .post_json(
             &format!("/api/v1/attempts/{attempt_id}/events"),
@@ -1954,4 +1960,132 @@ async fn trainers_copy_a_certification_and_edit_its_rules_in_pages() {
     let deadline =
         chrono::DateTime::parse_from_rfc3339(attempt["deadline_at"].as_str().unwrap()).unwrap();
     assert_eq!((deadline - started).num_minutes(), 15);
+}
+
+#[tokio::test]
+async fn an_organization_sets_a_switch_limit_and_a_pledge_and_signals_stay_as_evidence() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let admin = app.token("admin").await;
+    let id = cert_id(&app, &learner, "uo-open").await;
+    let controls = format!("/api/v1/certifications/{id}/controls");
+    // Off by default, for shipped certifications too.
+    let off = json(app.get(&controls, &trainer).await).await;
+    assert!(
+        off["max_switches"].is_null() && off["pledge"].is_null(),
+        "{off}"
+    );
+    let body = json!({"max_switches": 2, "pledge": "I sit this exam alone, without notes."});
+    let by_learner = app
+        .send_json(reqwest::Method::PUT, &controls, &learner, &body)
+        .await;
+    assert_eq!(by_learner.status(), StatusCode::FORBIDDEN);
+    let zero = app
+        .send_json(
+            reqwest::Method::PUT,
+            &controls,
+            &admin,
+            &json!({"max_switches": 0}),
+        )
+        .await;
+    assert_eq!(problem_fields(&json(zero).await), vec!["max_switches"]);
+    let set = app
+        .send_json(reqwest::Method::PUT, &controls, &admin, &body)
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+
+    // The learner sees both rules before starting, and must accept the pledge.
+    let list = json(app.get("/api/v1/certifications", &learner).await).await;
+    let mine = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["max_switches"], 2);
+    assert_eq!(mine["pledge"], "I sit this exam alone, without notes.");
+    let (client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let (_, certs_page) = page(&client, &app, "/certifications").await;
+    assert!(
+        certs_page.contains("name=\"pledge\" value=\"accepted\" required")
+            && certs_page.contains("after 2 switches"),
+        "{certs_page}"
+    );
+    let refused = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = json(refused).await;
+    assert_eq!(problem_fields(&problem), vec!["pledge"]);
+    assert!(problem.to_string().contains("without notes"), "{problem}");
+    let started = app
+        .post_json(
+            &format!("/api/v1/certifications/{id}/attempts"),
+            &learner,
+            &json!({"pledge": true}),
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let attempt_id = json(started).await["id"].as_i64().unwrap();
+
+    // Each signal is recorded with its address and browser; a blur and a hide together are one
+    // switch; the second switch submits the attempt on the answers saved.
+    let event = |kind: &'static str| {
+        let request = app
+            .api
+            .post(app.url(&format!("/api/v1/attempts/{attempt_id}/events")))
+            .bearer_auth(&learner)
+            .header("user-agent", "exam-test-browser/1.0")
+            .json(&json!({ "kind": kind }));
+        async move { json(request.send().await.unwrap()).await }
+    };
+    let first = event("visibility_hidden").await;
+    assert_eq!(
+        (first["switches"].as_u64(), first["submitted"].as_bool()),
+        (Some(1), Some(false)),
+        "{first}"
+    );
+    let same = event("focus_lost").await;
+    assert_eq!(same["switches"], 1, "{same}");
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let second = event("focus_lost").await;
+    assert_eq!(
+        (second["switches"].as_u64(), second["submitted"].as_bool()),
+        (Some(2), Some(true)),
+        "{second}"
+    );
+    let result = json(
+        app.get(&format!("/api/v1/attempts/{attempt_id}/result"), &learner)
+            .await,
+    )
+    .await;
+    assert_eq!(result["status"], "graded");
+    assert_eq!(result["finish_reason"], "integrity_limit");
+    let closed = app
+        .api
+        .post(app.url(&format!("/api/v1/attempts/{attempt_id}/events")))
+        .bearer_auth(&learner)
+        .json(&json!({"kind": "focus_lost"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::CONFLICT);
+    let (_, result_page) = page(&client, &app, &format!("/exams/{attempt_id}/result")).await;
+    assert!(result_page.contains("limit of switches"), "{result_page}");
+    // Trainers see every signal beside the attempt, with where it came from.
+    let (trainer_client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let (_, review) = page(
+        &trainer_client,
+        &app,
+        &format!("/trainer/attempts/{attempt_id}"),
+    )
+    .await;
+    assert_eq!(review.matches("exam-test-browser").count(), 3, "{review}");
+    assert!(review.contains("127.0.0.1"), "{review}");
 }

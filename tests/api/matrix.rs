@@ -614,6 +614,8 @@ fn rules() -> Vec<Rule> {
             Json(json!({"name": "", "slug": "", "admin_email": "", "admin_name": ""})),
         ),
         // Certifications of the organization: its trainers create them and edit their rules.
+        rule("get", "/api/v1/certifications/{id}/controls", &[Certification], "401 403 ok 403 ok ok", none()),
+        rule("put", "/api/v1/certifications/{id}/controls", &[Certification], "401 403 ok 403 ok ok", Json(json!({"max_switches": null, "pledge": null}))),
         rule("post", "/api/v1/certifications", &[], "401 403 ok 403 403 ok", Json(json!({"code": "x", "category": "none", "level": 2, "title": "t", "blueprint": [], "rules": {"validity_months": 24, "pass_percent": 70, "excellent_percent": 90, "max_attempts": 3, "cooldown_hours": 24, "time_limit_minutes": 45, "on_timeout": "auto-submit", "counted_attempt": "highest"}}))),
         rule("put", "/api/v1/certifications/{id}/rules", &[Certification], "401 403 403 403 403 ok", Json(json!({"validity_months": 24, "pass_percent": 70, "excellent_percent": 90, "max_attempts": 3, "cooldown_hours": 24, "time_limit_minutes": 45, "on_timeout": "auto-submit", "counted_attempt": "highest"}))),
         rule("get", "/api/v1/xapi/statements", &[], "401 403 403 ok ok ok", none()),
