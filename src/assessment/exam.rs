@@ -221,6 +221,10 @@ pub struct CertificationView {
     pub pledge: Option<String>,
     /// After this many switches away from the exam it is submitted (your organization's rule).
     pub max_switches: Option<i32>,
+    /// Your first graded attempt's score and your best, in percent (both kept, whichever
+    /// attempt counts).
+    pub first_percent: Option<f64>,
+    pub best_percent: Option<f64>,
 }
 
 /// The certifications a person can see, and where they stand in each.
@@ -272,6 +276,10 @@ fn certification_view(
     let missing = missing_for(cert, &standing.completed);
     let used = attempts.len() as u64;
     let counted = counted_result(attempts, &r.counted_attempt, r.pass_percent);
+    let graded: Vec<&attempt::Model> = attempts
+        .iter()
+        .filter(|a| a.status == "graded" || a.status == "abandoned")
+        .collect();
     let bp = blueprint(cert)?;
     Ok(CertificationView {
         id: cert.id,
@@ -294,6 +302,11 @@ fn certification_view(
         status: counted.to_string(),
         pledge: controls.pledge,
         max_switches: controls.max_switches,
+        first_percent: graded.first().and_then(|a| a.percent),
+        best_percent: graded
+            .iter()
+            .filter_map(|a| a.percent)
+            .max_by(f64::total_cmp),
     })
 }
 

@@ -42,6 +42,10 @@ pub struct CertificateData {
     pub valid_until: DateTime<Utc>,
     /// The certificate this one replaces (its code), if any.
     pub replaces: Option<String>,
+    /// The attempt it rests on reached the certification's "excellent" line: awarded with
+    /// distinction. (Absent in certificates issued before distinctions: false.)
+    #[serde(default)]
+    pub distinction: bool,
 }
 
 impl CertificateData {
@@ -74,6 +78,7 @@ impl CertificateData {
             issued_at,
             valid_until: issued_at + chrono::Duration::days(730),
             replaces: None,
+            distinction: false,
         }
     }
 }

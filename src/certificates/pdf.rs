@@ -464,6 +464,19 @@ pub fn render(
         Align::Center,
         250.0,
     );
+    if data.distinction {
+        y -= 5.0;
+        c.text(
+            "with distinction · 优秀",
+            cx,
+            y,
+            11.0,
+            true,
+            brand.clone(),
+            Align::Center,
+            250.0,
+        );
+    }
     c.text(
         "is awarded to · 授予",
         cx,

@@ -45,6 +45,8 @@ pub struct CertificateView {
     pub title: String,
     pub title_zh: String,
     pub level: i32,
+    /// Awarded with distinction.
+    pub distinction: bool,
     pub issuer: String,
     pub competencies: Vec<AttestedCompetency>,
     pub issued_at: DateTime<Utc>,
@@ -95,6 +97,7 @@ pub fn view(c: &certificate::Model, public_url: &str) -> AppResult<CertificateVi
         title: data.title,
         title_zh: data.title_zh,
         level: data.level,
+        distinction: data.distinction,
         issuer: data.issuer_name,
         competencies: data.competencies,
         issued_at: c.issued_at,
@@ -386,6 +389,7 @@ async fn certificate_data<C: ConnectionTrait>(
         issued_at,
         valid_until,
         replaces: None,
+        distinction: false,
     })
 }
 
@@ -520,7 +524,7 @@ async fn issue<C: ConnectionTrait>(
                 .collect()
         })
         .unwrap_or_default();
-    let data = certificate_data(
+    let mut data = certificate_data(
         conn,
         cert,
         &holder,
@@ -529,6 +533,8 @@ async fn issue<C: ConnectionTrait>(
         validity_months,
     )
     .await?;
+    let rules = crate::assessment::exam::rules(cert)?;
+    data.distinction = basis.percent.unwrap_or(0.0) + 1e-9 >= rules.excellent_percent;
     store(
         conn,
         mailer,
@@ -815,6 +821,8 @@ pub struct PublicCertificate {
     pub title: String,
     pub title_zh: String,
     pub level: i32,
+    /// Awarded with distinction (the "excellent" line was reached).
+    pub distinction: bool,
     pub category: String,
     pub issuer: String,
     pub issuer_url: String,
@@ -980,6 +988,7 @@ fn public_certificate(
         title: data.title.clone(),
         title_zh: data.title_zh.clone(),
         level: data.level,
+        distinction: data.distinction,
         category: data.category_name.clone(),
         issuer: data.issuer_name.clone(),
         issuer_url: format!("{public_url}/issuers/{}", data.issuer_org_id),

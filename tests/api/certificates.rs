@@ -177,6 +177,33 @@ async fn a_pass_issues_one_certificate_whose_pdf_and_credential_verify() {
     let text = pdftotext(&pdf);
     assert!(text.contains("李娜 Li Na"), "{text}");
     assert!(text.contains("UO Open"), "{text}");
+    // Every answer right, above the excellent line (90 %): with distinction, frozen in the
+    // certificate and shown to verifiers; the first and the best scores are both kept.
+    assert!(text.contains("with distinction"), "{text}");
+    assert_eq!(cert["distinction"], true);
+    let public = json(
+        app.api
+            .get(app.url(&format!("/api/v1/verify/{code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(public["certificate"]["distinction"], true, "{public}");
+    let list = json(app.get("/api/v1/certifications", &learner).await).await;
+    let open = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "uo-open")
+        .unwrap();
+    assert_eq!(
+        (
+            open["first_percent"].as_f64(),
+            open["best_percent"].as_f64()
+        ),
+        (Some(100.0), Some(100.0))
+    );
     let fonts = pdffonts(&pdf);
     let embedded: Vec<&str> = fonts.lines().skip(2).collect();
     assert!(!embedded.is_empty(), "{fonts}");
