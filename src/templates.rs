@@ -21,6 +21,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("catalog.html", include_str!("../templates/catalog.html")),
     ("course.html", include_str!("../templates/course.html")),
     ("lesson.html", include_str!("../templates/lesson.html")),
+    (
+        "learning_map.html",
+        include_str!("../templates/learning_map.html"),
+    ),
     ("learning.html", include_str!("../templates/learning.html")),
     ("trainer.html", include_str!("../templates/trainer.html")),
     (

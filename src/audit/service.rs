@@ -79,6 +79,7 @@ pub const ACTIONS: &[&str] = &[
     "evidence.recorded",
     "learning_path.assigned",
     "organization.level_rule_changed",
+    "position.learning_map_changed",
     "position.saved",
     "outbox.retried",
     "xapi.lrs_configured",

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::maps;
 use super::positions::{self, PositionInput, PositionView};
 use super::report::{self, DepartmentGap, OrgData, OrganizationGap, PersonGap};
 use super::roster::{self, RosterReport};
@@ -940,5 +941,81 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(list_evidence)
         .service(set_level_rule)
         .service(assign_path)
-        .service(list_paths);
+        .service(list_paths)
+        .service(get_learning_map)
+        .service(put_learning_map)
+        .service(my_learning_map);
+}
+
+/// A position's learning map: stages by level, each with the courses that develop the
+/// position's competencies to it (required or optional) and the certification that ends it;
+/// generated from the requirements and the catalog until HR edits it (members of the
+/// organization).
+#[utoipa::path(
+    tag = "gaps",
+    params(("id" = String, Path, description = "Position id or code")),
+    responses((status = 200, body = maps::MapView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/positions/{id}/learning-map")]
+pub async fn get_learning_map(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let map = maps::get(
+        &state.db,
+        user.org_id,
+        state.platform_org_id,
+        &path.into_inner(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(map))
+}
+
+/// Replaces a position's learning map (HR and admins): stages with course codes (required or
+/// optional) and the certification that ends each; `{"stages": []}` returns to the generated
+/// map. Unknown courses and certifications are named by their place. Audited.
+#[utoipa::path(
+    tag = "gaps",
+    params(("id" = String, Path, description = "Position id or code")),
+    request_body = maps::MapInput,
+    responses((status = 200, body = maps::MapView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/positions/{id}/learning-map")]
+pub async fn put_learning_map(
+    state: web::Data<AppState>,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<String>,
+    body: ApiJson<maps::MapInput>,
+) -> AppResult<HttpResponse> {
+    let map = maps::set(
+        &state.db,
+        staff.org_id,
+        state.platform_org_id,
+        staff.id,
+        &path.into_inner(),
+        body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(map))
+}
+
+/// Your position's learning map: what you have done, what is next, and your gap to each stage
+/// (404 while you hold no position).
+#[utoipa::path(
+    tag = "gaps",
+    responses((status = 200, body = maps::MapView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/me/learning-map")]
+pub async fn my_learning_map(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
+    let map = maps::for_learner(&state.db, user.org_id, state.platform_org_id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(map))
 }

@@ -5,6 +5,7 @@ pub mod entities;
 pub mod framework;
 pub mod handlers;
 pub mod levels;
+pub mod maps;
 pub mod pages;
 pub mod positions;
 pub mod report;

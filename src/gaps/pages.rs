@@ -666,6 +666,208 @@ pub async fn assign_submit(
     Ok(redirect(&format!("/people/{id}/gaps?done=path")))
 }
 
+#[derive(Serialize)]
+struct MapPage {
+    map: Option<super::maps::MapView>,
+    /// HR's editor: the stages as text, one line per stage.
+    editor: Option<String>,
+    error: Vec<String>,
+    saved: bool,
+}
+
+/// One's learning map: the stages of one's position, what is done, what is next, the gaps.
+#[get("/learning-map")]
+pub async fn my_map_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
+    let map =
+        super::maps::for_learner(&state.db, user.org_id, state.platform_org_id, user.id).await?;
+    render(
+        &state,
+        &req,
+        Some(&user),
+        StatusCode::OK,
+        "learning_map.html",
+        MapPage {
+            map,
+            editor: None,
+            error: Vec::new(),
+            saved: false,
+        },
+    )
+}
+
+/// The editor's text of a map: a line per stage, `level | title | courses | certification`,
+/// an optional course ending in `?`.
+fn map_text(map: &super::maps::MapView) -> String {
+    map.stages
+        .iter()
+        .map(|s| {
+            let courses: Vec<String> = s
+                .items
+                .iter()
+                .map(|i| {
+                    if i.required {
+                        i.code.clone()
+                    } else {
+                        format!("{}?", i.code)
+                    }
+                })
+                .collect();
+            format!(
+                "{} | {} | {} | {}",
+                s.level,
+                s.title,
+                courses.join(" "),
+                s.certification
+                    .as_ref()
+                    .map(|c| c.code.clone())
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads the editor's text; a malformed line is named.
+fn parse_map_text(text: &str) -> Result<super::maps::MapInput, Vec<String>> {
+    let mut stages = Vec::new();
+    let mut errors = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let level = parts.first().and_then(|l| l.parse::<i32>().ok());
+        match (level, parts.len()) {
+            (Some(level), 2..=4) => stages.push(super::maps::MapStage {
+                level,
+                title: parts.get(1).map(|t| t.to_string()).unwrap_or_default(),
+                title_zh: String::new(),
+                items: parts
+                    .get(2)
+                    .map(|c| {
+                        c.split_whitespace()
+                            .map(|code| super::maps::MapItem {
+                                course: code.trim_end_matches('?').to_string(),
+                                required: !code.ends_with('?'),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                certification: parts
+                    .get(3)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| c.to_string()),
+            }),
+            _ => errors.push(format!(
+                "line {}: level | title | courses | certification",
+                n + 1
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(super::maps::MapInput { stages })
+    } else {
+        Err(errors)
+    }
+}
+
+/// HR's view and editor of a position's learning map.
+#[get("/hr/positions/{id}/learning-map")]
+pub async fn position_map_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<String>,
+    query: web::Query<NoticeQuery>,
+) -> AppResult<HttpResponse> {
+    let map = super::maps::get(
+        &state.db,
+        staff.org_id,
+        state.platform_org_id,
+        &path.into_inner(),
+    )
+    .await?;
+    let editor = Some(map_text(&map));
+    render(
+        &state,
+        &req,
+        Some(&staff),
+        StatusCode::OK,
+        "learning_map.html",
+        MapPage {
+            map: Some(map),
+            editor,
+            error: Vec::new(),
+            saved: query.done.is_some(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MapForm {
+    #[serde(default)]
+    stages: String,
+    reset: Option<String>,
+}
+
+/// Saves HR's edit of a map (or returns to the generated one); problems are named.
+#[post("/hr/positions/{id}/learning-map")]
+pub async fn position_map_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<MapForm>,
+    staff: RequireRole<AdminOrHr>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let lang = request_lang(&req);
+    let parsed = if form.0.reset.is_some() {
+        Ok(super::maps::MapInput { stages: Vec::new() })
+    } else {
+        parse_map_text(&form.0.stages)
+    };
+    let error = match parsed {
+        Ok(input) => {
+            match super::maps::set(
+                &state.db,
+                staff.org_id,
+                state.platform_org_id,
+                staff.id,
+                &id,
+                input,
+            )
+            .await
+            {
+                Ok(_) => return Ok(redirect(&format!("/hr/positions/{id}/learning-map?done=1"))),
+                Err(AppError::Validation(issues)) => issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.field, i.message.render(lang)))
+                    .collect(),
+                Err(other) => return Err(other),
+            }
+        }
+        Err(lines) => lines,
+    };
+    let map = super::maps::get(&state.db, staff.org_id, state.platform_org_id, &id).await?;
+    render(
+        &state,
+        &req,
+        Some(&staff),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "learning_map.html",
+        MapPage {
+            map: Some(map),
+            editor: Some(form.0.stages.clone()),
+            error,
+            saved: false,
+        },
+    )
+}
+
 /// One's own skills page.
 #[get("/skills")]
 pub async fn my_skills(user: CurrentUser) -> HttpResponse {
@@ -686,5 +888,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(department_page)
         .service(person_page)
         .service(rate_submit)
-        .service(assign_submit);
+        .service(assign_submit)
+        .service(my_map_page)
+        .service(position_map_page)
+        .service(position_map_submit);
 }

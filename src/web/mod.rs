@@ -231,6 +231,7 @@ fn navigation(user: &CurrentUser, path: &str) -> Vec<NavItem> {
             href: "/learning",
             label_key: "nav.learning",
             active: path.starts_with("/learning"),
+            // (the learning map, /learning-map, is part of "My learning")
         },
         NavItem {
             href: "/certifications",

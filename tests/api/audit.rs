@@ -503,6 +503,18 @@ async fn every_security_relevant_action_writes_an_audit_entry() {
     .await;
     sql(&app, &format!("UPDATE users SET position_id = (SELECT id FROM positions WHERE code = 'audit-ops') WHERE id = {learner_id}")).await;
     expect(
+        app.send_json(
+            Method::PUT,
+            "/api/v1/positions/audit-ops/learning-map",
+            &hr,
+            &json!({"stages": [{"level": 2, "items": [{"course": "uo-101"}]}]}),
+        )
+        .await,
+        StatusCode::OK,
+        "learning map",
+    )
+    .await;
+    expect(
         app.post_json(
             &format!("/api/v1/gaps/people/{learner_id}/learning-path"),
             &hr,

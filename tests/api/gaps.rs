@@ -1,6 +1,7 @@
 //! Gap analysis: roster import (encodings, preview, problems, full mode), positions, evidence,
 //! level rules, person / department / organization reports, learning paths, who sees what.
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 use crate::catalog::{count, import_mini, mini_catalog};
@@ -1016,4 +1017,160 @@ async fn hr_edits_a_positions_requirements_in_the_page() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_position_has_a_learning_map_hr_edits_and_a_learner_follows() {
+    let (app, _dir, hr) = gap_app().await;
+    let learner = app.token("learner").await;
+    let positions = json(app.get("/api/v1/positions", &hr).await).await;
+    let pos = positions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "member-ops")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let url = format!("/api/v1/positions/{pos}/learning-map");
+    // Generated from the requirements (uo-rfm at 2, uo-churn at 3) and the catalog.
+    let map = json(app.get(&url, &hr).await).await;
+    assert_eq!(map["generated"], true, "{map}");
+    let stages = map["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2, "{map}");
+    assert_eq!(stages[0]["level"], 2);
+    assert_eq!(stages[0]["items"][0]["code"], "uo-101");
+    assert_eq!(stages[0]["items"][0]["required"], true);
+    assert_eq!(stages[0]["certification"]["code"], "uo-associate");
+    assert_eq!(stages[1]["level"], 3);
+    assert_eq!(stages[1]["items"][0]["code"], "uo-102");
+
+    // A learner without a position has no map; with one, what is next and the gaps.
+    assert_eq!(
+        app.get("/api/v1/me/learning-map", &learner).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    db.execute(sea_orm::Statement::from_string(
+        backend,
+        format!("UPDATE users SET position_id = {pos} WHERE email = 'learner@demo.test'"),
+    ))
+    .await
+    .unwrap();
+    let mine = json(app.get("/api/v1/me/learning-map", &learner).await).await;
+    assert_eq!(mine["next"], "uo-101", "{mine}");
+    assert_eq!(mine["stages"][0]["done"], false);
+    assert_eq!(mine["stages"][0]["items"][0]["status"], "not_started");
+    let rfm = mine["stages"][0]["competencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["competency"] == "uo-rfm")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (rfm["target"].as_i64(), rfm["gap"].as_i64()),
+        (Some(2), Some(2))
+    );
+    // The course done, the certification is next.
+    let course = mine["stages"][0]["items"][0]["course_id"].as_i64().unwrap();
+    let detail = json(
+        app.get(&format!("/api/v1/courses/{course}"), &learner)
+            .await,
+    )
+    .await;
+    for lesson in detail["lessons"].as_array().unwrap() {
+        let done = app
+            .post_json(
+                &format!("/api/v1/lessons/{}/completion", lesson["id"]),
+                &learner,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(done.status(), StatusCode::OK);
+    }
+    let mine = json(app.get("/api/v1/me/learning-map", &learner).await).await;
+    assert_eq!(mine["stages"][0]["items"][0]["status"], "completed");
+    assert_eq!(mine["next"], "uo-associate", "{mine}");
+    let (client, _) = crate::auth::page_session(&app, "learner@demo.test").await;
+    let page = client
+        .get(app.url("/learning-map"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<svg class=\"map-path\"") && page.contains("Next: uo-associate"),
+        "{page}"
+    );
+
+    // HR edits the map: every unknown course and certification named by its place.
+    let bad = app
+        .send_json(reqwest::Method::PUT, &url, &hr,
+            &json!({"stages": [{"level": 9, "items": [{"course": "nope"}], "certification": "none-such"}]}))
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = problem_fields(&json(bad).await);
+    assert_eq!(
+        fields,
+        vec![
+            "stages[0].level",
+            "stages[0].items[0].course",
+            "stages[0].certification"
+        ]
+    );
+    let by_learner = app
+        .send_json(reqwest::Method::PUT, &url, &learner, &json!({"stages": []}))
+        .await;
+    assert_eq!(by_learner.status(), StatusCode::FORBIDDEN);
+    let edited = json(
+        app.send_json(reqwest::Method::PUT, &url, &hr,
+            &json!({"stages": [{"level": 2, "title": "Store basics", "items": [{"course": "uo-102", "required": false}, {"course": "uo-101"}], "certification": "uo-associate"}]}))
+            .await,
+    )
+    .await;
+    assert_eq!(edited["generated"], false);
+    assert_eq!(edited["stages"][0]["title"], "Store basics");
+    assert_eq!(edited["stages"][0]["items"][0]["required"], false);
+    // In the page: the editor's text, and back to the generated map.
+    let (hr_client, _) = crate::auth::page_session(&app, "hr@demo.test").await;
+    let page = hr_client
+        .get(app.url(&format!("/hr/positions/{pos}/learning-map")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("2 | Store basics | uo-102? uo-101 | uo-associate"),
+        "{page}"
+    );
+    let csrf = crate::pages::csrf_of(&page);
+    let wrong = hr_client
+        .post(app.url(&format!("/hr/positions/{pos}/learning-map")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("stages", "two | x | uo-101"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("line 1"));
+    let reset = hr_client
+        .post(app.url(&format!("/hr/positions/{pos}/learning-map")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("stages", ""),
+            ("reset", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    assert_eq!(json(app.get(&url, &hr).await).await["generated"], true);
 }
