@@ -114,6 +114,7 @@ use crate::{
         gaps::handlers::get_learning_map,
         gaps::handlers::put_learning_map,
         gaps::handlers::my_learning_map,
+        gaps::handlers::department_dashboard,
     ),
     components(schemas(error::Problem, error::ProblemField, pagination::Page<auth::handlers::UserResponse>)),
     modifiers(&SecuritySchemes),

@@ -22,6 +22,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("course.html", include_str!("../templates/course.html")),
     ("lesson.html", include_str!("../templates/lesson.html")),
     (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+    (
         "learning_map.html",
         include_str!("../templates/learning_map.html"),
     ),

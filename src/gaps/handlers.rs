@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::dashboard;
 use super::maps;
 use super::positions::{self, PositionInput, PositionView};
 use super::report::{self, DepartmentGap, OrgData, OrganizationGap, PersonGap};
@@ -80,15 +81,29 @@ pub async fn import_roster(
 /// The roster as CSV, in the import's format (HR and admins).
 #[utoipa::path(
     tag = "gaps",
-    responses((status = 200, description = "The roster", content_type = "text/csv"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    params(FormatQuery),
+    responses((status = 200, description = "The roster (CSV, or an Excel workbook with format=xlsx)", content_type = "text/csv"), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []), ("session" = []))
 )]
 #[get("/api/v1/roster")]
 pub async fn export_roster(
     state: web::Data<AppState>,
     staff: RequireRole<AdminOrHr>,
+    query: web::Query<FormatQuery>,
 ) -> AppResult<HttpResponse> {
+    let format = crate::export::Format::parse(query.format.as_deref())?;
     let csv = roster::export(&state.db, staff.org_id).await?;
+    if format == crate::export::Format::Xlsx {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&csv));
+        let rows = reader
+            .records()
+            .map(|r| r.map(|r| r.iter().map(String::from).collect()))
+            .collect::<Result<Vec<Vec<String>>, _>>()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        return crate::export::table_response("roster", format, rows);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -166,30 +181,10 @@ fn may_see(data: &OrgData, viewer: &CurrentUser, target: i64) -> bool {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct FormatQuery {
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv` or `xlsx` (an Excel workbook).
     pub format: Option<String>,
     /// Department heatmap rows: `gap` (default: the largest total gap first), `name` or `position`.
     pub sort: Option<String>,
-}
-
-fn csv_response(name: &str, rows: Vec<Vec<String>>) -> AppResult<HttpResponse> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        w.write_record(&row)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    }
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    out.extend(
-        w.into_inner()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?,
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.csv\""),
-        ))
-        .body(out))
 }
 
 /// A person's gaps against their position: per competency required, current (with the evidence
@@ -207,6 +202,7 @@ pub async fn person_gap(
     path: web::Path<i64>,
     query: web::Query<FormatQuery>,
 ) -> AppResult<HttpResponse> {
+    let format = crate::export::Format::parse(query.format.as_deref())?;
     let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
     let id = path.into_inner();
     let person = data
@@ -218,7 +214,7 @@ pub async fn person_gap(
         return Err(AppError::NotFound);
     }
     let gap = report::person_gap(&data, person);
-    if query.format.as_deref() == Some("csv") {
+    if format != crate::export::Format::Json {
         let mut rows = vec![[
             "competency",
             "required",
@@ -239,7 +235,7 @@ pub async fn person_gap(
                 c.mandatory.to_string(),
             ]);
         }
-        return csv_response(&format!("gaps-{id}"), rows);
+        return crate::export::table_response(&format!("gaps-{id}"), format, rows);
     }
     Ok(HttpResponse::Ok().json(gap))
 }
@@ -259,6 +255,7 @@ pub async fn department_gap(
     path: web::Path<String>,
     query: web::Query<FormatQuery>,
 ) -> AppResult<HttpResponse> {
+    let format = crate::export::Format::parse(query.format.as_deref())?;
     let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
     let name = path.into_inner();
     let members: Vec<&report::Person> = data
@@ -277,7 +274,7 @@ pub async fn department_gap(
     }
     let mut heat = report::department_gap(&data, &name, &members);
     report::sort_rows(&mut heat.rows, query.sort.as_deref());
-    if query.format.as_deref() == Some("csv") {
+    if format != crate::export::Format::Json {
         let mut header = vec!["person".to_string(), "position".to_string()];
         header.extend(heat.competencies.iter().cloned());
         let mut rows = vec![header];
@@ -290,7 +287,7 @@ pub async fn department_gap(
             );
             rows.push(row);
         }
-        return csv_response("department-gaps", rows);
+        return crate::export::table_response("department-gaps", format, rows);
     }
     Ok(HttpResponse::Ok().json(heat))
 }
@@ -309,9 +306,10 @@ pub async fn organization_gap(
     staff: RequireRole<AdminOrHr>,
     query: web::Query<FormatQuery>,
 ) -> AppResult<HttpResponse> {
+    let format = crate::export::Format::parse(query.format.as_deref())?;
     let data = OrgData::load(&state.db, staff.org_id, state.platform_org_id).await?;
     let report = report::organization_gap(&data);
-    if query.format.as_deref() == Some("csv") {
+    if format != crate::export::Format::Json {
         let mut rows = vec![[
             "position",
             "headcount",
@@ -334,7 +332,7 @@ pub async fn organization_gap(
                 p.shortfall.to_string(),
             ]);
         }
-        return csv_response("organization-gaps", rows);
+        return crate::export::table_response("organization-gaps", format, rows);
     }
     Ok(HttpResponse::Ok().json(report))
 }
@@ -944,7 +942,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(list_paths)
         .service(get_learning_map)
         .service(put_learning_map)
-        .service(my_learning_map);
+        .service(my_learning_map)
+        .service(department_dashboard);
 }
 
 /// A position's learning map: stages by level, each with the courses that develop the
@@ -1018,4 +1017,92 @@ pub async fn my_learning_map(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(map))
+}
+
+/// Who may see a department's reports: HR and admins, and managers of that department.
+pub fn may_see_department(data: &OrgData, user: &CurrentUser, name: &str) -> AppResult<()> {
+    if !data
+        .people
+        .iter()
+        .any(|p| p.department.as_deref() == Some(name))
+    {
+        return Err(AppError::NotFound);
+    }
+    let manages = data
+        .people
+        .iter()
+        .any(|p| p.id == user.id && p.department.as_deref() == Some(name))
+        && !report::reports_of(data, user.id).is_empty();
+    if is_staff(user) || manages {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(Msg::new("error.forbidden_role")))
+    }
+}
+
+/// A store's or department's dashboard (HR, admins and the department's managers): completion
+/// rate of assigned learning, certification rate per position, average gap per competency,
+/// and each by month for the last six months. Also as CSV or Excel (`format`).
+#[utoipa::path(
+    tag = "gaps",
+    params(("name" = String, Path, description = "Department"), FormatQuery),
+    responses((status = 200, body = dashboard::Dashboard), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/dashboards/departments/{name}")]
+pub async fn department_dashboard(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<FormatQuery>,
+) -> AppResult<HttpResponse> {
+    let format = crate::export::Format::parse(query.format.as_deref())?;
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    let name = path.into_inner();
+    may_see_department(&data, &user, &name)?;
+    let d = dashboard::build(&state.db, &data, &name).await?;
+    if format == crate::export::Format::Json {
+        return Ok(HttpResponse::Ok().json(d));
+    }
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut rows = vec![["section", "name", "people", "value"]
+        .map(String::from)
+        .to_vec()];
+    rows.push(vec![
+        "completion_rate".into(),
+        format!("{}/{}", d.assigned_completed, d.assigned_courses),
+        d.people.to_string(),
+        opt(d.completion_rate),
+    ]);
+    for p in &d.positions {
+        rows.push(vec![
+            "certification_rate".into(),
+            p.position.clone(),
+            p.people.to_string(),
+            opt(p.rate),
+        ]);
+    }
+    for c in &d.competencies {
+        rows.push(vec![
+            "average_gap".into(),
+            c.competency.clone(),
+            c.people.to_string(),
+            c.average_gap.to_string(),
+        ]);
+    }
+    for m in &d.trend {
+        for (what, v) in [
+            ("completion_rate", m.completion_rate),
+            ("certification_rate", m.certification_rate),
+            ("average_gap", m.average_gap),
+        ] {
+            rows.push(vec![
+                format!("{}:{what}", m.month),
+                String::new(),
+                String::new(),
+                opt(v),
+            ]);
+        }
+    }
+    crate::export::table_response(&format!("dashboard-{name}"), format, rows)
 }

@@ -1,5 +1,6 @@
 //! Gap analysis: the staff roster, positions and what they require, assessed levels from the
 //! evidence ledger, gaps from a person to the whole organization, and learning paths.
+pub mod dashboard;
 pub mod demo;
 pub mod entities;
 pub mod framework;

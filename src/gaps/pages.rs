@@ -868,6 +868,52 @@ pub async fn position_map_submit(
     )
 }
 
+#[derive(Serialize)]
+struct DashboardPage {
+    d: super::dashboard::Dashboard,
+    trend_svg: String,
+    gaps_svg: String,
+    department_path: String,
+}
+
+/// A store's or department's dashboard, with its charts (HR, admins, its managers).
+#[get("/dashboards/departments/{name}")]
+pub async fn dashboard_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
+    let name = path.into_inner();
+    super::handlers::may_see_department(&data, &user, &name)?;
+    let d = super::dashboard::build(&state.db, &data, &name).await?;
+    let lang = request_lang(&req);
+    let label = |key: &str| crate::i18n::t(lang, key, &[]);
+    let trend_svg = super::dashboard::trend_svg(
+        &d,
+        [
+            &label("dashboard.completion"),
+            &label("dashboard.certification"),
+            &label("dashboard.average_gap"),
+        ],
+    );
+    let gaps_svg = super::dashboard::gaps_svg(&d, lang == crate::i18n::Lang::ZhCn);
+    render(
+        &state,
+        &req,
+        Some(&user),
+        StatusCode::OK,
+        "dashboard.html",
+        DashboardPage {
+            department_path: path_segment(&name),
+            d,
+            trend_svg,
+            gaps_svg,
+        },
+    )
+}
+
 /// One's own skills page.
 #[get("/skills")]
 pub async fn my_skills(user: CurrentUser) -> HttpResponse {
@@ -891,5 +937,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(assign_submit)
         .service(my_map_page)
         .service(position_map_page)
-        .service(position_map_submit);
+        .service(position_map_submit)
+        .service(dashboard_page);
 }

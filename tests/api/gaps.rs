@@ -1174,3 +1174,149 @@ async fn a_position_has_a_learning_map_hr_edits_and_a_learner_follows() {
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     assert_eq!(json(app.get(&url, &hr).await).await["generated"], true);
 }
+
+#[tokio::test]
+async fn a_store_dashboard_shows_completion_certification_and_gaps_by_month() {
+    let (app, _dir, hr) = gap_app().await;
+    // The trainer manages the learner in Store 1; both hold the member-ops position.
+    let staff = "employee_id,name,email,department,manager_employee_id,position\n\
+T1,Trainer,trainer@demo.test,Store 1,,member-ops\n\
+L1,Li Na,learner@demo.test,Store 1,T1,member-ops\n";
+    let done = roster(&app, &hr, "dry_run=false", staff.as_bytes().to_vec()).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let admin = app.token("admin").await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let learner_id = user_id(&app, &admin, "learner@demo.test").await;
+    // Evidence: the learner at level 1 on uo-rfm (position wants 2): a gap of 1 there.
+    let r = app
+        .post_json("/api/v1/evidence", &trainer, &json!({"user_id": learner_id, "competency": "uo-rfm", "level": 1, "source": "manager"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // HR assigns her learning path; she completes the first course of it.
+    let path = json(
+        app.post_json(
+            &format!("/api/v1/gaps/people/{learner_id}/learning-path"),
+            &hr,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let courses: Vec<i64> = path["courses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_i64().unwrap())
+        .collect();
+    assert!(courses.len() >= 2, "{path}");
+    let detail = json(
+        app.get(&format!("/api/v1/courses/{}", courses[0]), &learner)
+            .await,
+    )
+    .await;
+    for lesson in detail["lessons"].as_array().unwrap() {
+        app.post_json(
+            &format!("/api/v1/lessons/{}/completion", lesson["id"]),
+            &learner,
+            &json!({}),
+        )
+        .await;
+    }
+
+    let url = "/api/v1/dashboards/departments/Store%201";
+    let d = json(app.get(url, &hr).await).await;
+    assert_eq!(d["people"], 2, "{d}");
+    assert_eq!(d["assigned_courses"].as_u64(), Some(courses.len() as u64));
+    assert_eq!(d["assigned_completed"], 1);
+    let expected = (1000.0 / courses.len() as f64).round() / 10.0;
+    assert_eq!(d["completion_rate"].as_f64(), Some(expected));
+    let pos = &d["positions"][0];
+    assert_eq!(
+        (
+            pos["position"].as_str(),
+            pos["people"].as_u64(),
+            pos["certified"].as_u64()
+        ),
+        (Some("member-ops"), Some(2), Some(0))
+    );
+    assert_eq!(pos["rate"], 0.0);
+    let rfm = d["competencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["competency"] == "uo-rfm")
+        .unwrap()
+        .clone();
+    // The learner is one short (evidence 1, or 2 from the completed course); the trainer,
+    // without evidence, two short.
+    assert_eq!(rfm["people"], 2);
+    assert!(rfm["average_gap"].as_f64().unwrap() > 0.0, "{rfm}");
+    let trend = d["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 6);
+    assert_eq!(trend[5]["completion_rate"], d["completion_rate"]);
+    assert!(
+        trend[0]["completion_rate"].is_null(),
+        "nothing was assigned five months ago"
+    );
+    assert!(trend[5]["average_gap"].as_f64().unwrap() <= trend[0]["average_gap"].as_f64().unwrap());
+
+    // The manager sees their store; a learner does not; another store is a 404.
+    assert_eq!(app.get(url, &trainer).await.status(), StatusCode::OK);
+    assert_eq!(app.get(url, &learner).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/v1/dashboards/departments/Nowhere", &hr)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // As a page with its charts, and as Excel and CSV.
+    let (client, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let page = client
+        .get(app.url("/dashboards/departments/Store%201"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<svg class=\"chart\"") && html.contains("Completion of assigned learning"),
+        "{html}"
+    );
+    let xlsx = app.get(&format!("{url}?format=xlsx"), &hr).await;
+    assert_eq!(
+        xlsx.headers()["content-type"],
+        talentcert::export::XLSX_TYPE
+    );
+    let rows = crate::study::xlsx_rows(xlsx.bytes().await.unwrap().to_vec());
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "certification_rate" && r[1] == "member-ops"),
+        "{rows:?}"
+    );
+    let csv = app
+        .get(&format!("{url}?format=csv"), &hr)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("average_gap,uo-rfm,2,"), "{csv}");
+    // Every gap report comes as Excel too.
+    for report in [
+        format!("/api/v1/gaps/people/{learner_id}?format=xlsx"),
+        "/api/v1/gaps/departments/Store%201?format=xlsx".to_string(),
+        "/api/v1/gaps/organization?format=xlsx".to_string(),
+        "/api/v1/roster?format=xlsx".to_string(),
+    ] {
+        let r = app.get(&report, &hr).await;
+        assert_eq!(r.status(), StatusCode::OK, "{report}");
+        let rows = crate::study::xlsx_rows(r.bytes().await.unwrap().to_vec());
+        assert!(rows.len() >= 2, "{report}: {rows:?}");
+    }
+    assert_eq!(
+        app.get("/api/v1/gaps/organization?format=pdf", &hr)
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

@@ -622,6 +622,8 @@ fn rules() -> Vec<Rule> {
         rule("put", "/api/v1/positions/{id}/learning-map", &[Position], "401 403 403 ok ok 404", Json(json!({"stages": []}))),
         // Nobody of the matrix holds a position.
         rule("get", "/api/v1/me/learning-map", &[], "401 404 404 404 404 404", none()),
+        // Department dashboards: HR and admins (managers of the department too).
+        rule("get", "/api/v1/dashboards/departments/{name}", &[Department], "401 403 403 ok ok 404", none()),
         rule("get", "/api/v1/xapi/statements", &[], "401 403 403 ok ok ok", none()),
         rule("get", "/api/v1/organization/lrs", &[], "401 403 403 403 ok ok", none()),
         rule("put", "/api/v1/organization/lrs", &[], "401 403 403 403 ok ok", Json(json!({"endpoint": "", "username": "", "enabled": false}))),
@@ -1305,6 +1307,7 @@ fn page_rules() -> Vec<PageRule> {
         page("get", "/static/exam.js", &[], "pub pub pub pub pub pub"),
         page("get", "/static/study.js", &[], "pub pub pub pub pub pub"),
         page("get", "/learning-map", &[], "login ok ok ok ok ok"),
+        page("get", "/dashboards/departments/{name}", &[Department], "login 403 403 ok ok 404"),
         page("get", "/hr/positions/{id}/learning-map", &[Position], "login 403 403 ok ok 404"),
         page("post", "/hr/positions/{id}/learning-map", &[Position], "login 403 403 ok ok 404"),
         page("get", "/healthz", &[], "pub pub pub pub pub pub"),
