@@ -60,6 +60,8 @@ use crate::{
         catalog::handlers::put_gift,
         catalog::handlers::get_moodle_xml,
         catalog::handlers::put_moodle_xml,
+        catalog::handlers::get_xlsx,
+        catalog::handlers::put_xlsx,
         crate::xapi::list_statements,
         crate::xapi::lrs::get_lrs,
         crate::xapi::lrs::put_lrs,

@@ -568,7 +568,7 @@ pub async fn start(
         submit_until: Set(submit_until),
         finished_at: Set(None),
         score: Set(None),
-        max_score: Set(drawn.len() as f64),
+        max_score: Set(drawn.iter().map(marks_of).sum()),
         percent: Set(None),
         passed: Set(None),
         competencies: Set(None),
@@ -579,6 +579,7 @@ pub async fn start(
     .await?;
     let mut rows = Vec::new();
     for (i, q) in drawn.iter().enumerate() {
+        let max_mark = marks_of(q);
         let kind: QuestionKind =
             serde_json::from_value(q.answer_data.clone()).map_err(AppError::internal)?;
         let mut order = grading::option_ids(&kind);
@@ -593,7 +594,7 @@ pub async fn start(
             answered_at: Set(None),
             flagged: Set(false),
             mark: Set(None),
-            max_mark: Set(1.0),
+            max_mark: Set(max_mark),
             graded_by: Set(None),
             comment: Set(None),
         });
@@ -620,6 +621,16 @@ pub async fn start(
     .await?;
     txn.commit().await?;
     Ok((attempt_view(db, mailer, viewer, a.id).await?, true))
+}
+
+/// The marks a question is worth: its `points` tag (an Excel bank's score column), else 1.
+fn marks_of(q: &question::Model) -> f64 {
+    serde_json::from_value::<Vec<String>>(q.tags.clone())
+        .unwrap_or_default()
+        .iter()
+        .find_map(|t| t.strip_prefix("points=")?.parse::<f64>().ok())
+        .filter(|p| *p > 0.0 && *p <= 100.0)
+        .unwrap_or(1.0)
 }
 
 /// A question of an open attempt, as the learner sees it.
@@ -1478,6 +1489,32 @@ pub async fn attempt_count<C: ConnectionTrait>(conn: &C, cert_id: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_questions_marks_come_from_its_points_tag() {
+        let q = |tags: serde_json::Value| question::Model {
+            id: 1,
+            course_id: 1,
+            external_id: "q".into(),
+            revision: 1,
+            is_current: true,
+            competency_id: None,
+            difficulty: "easy".into(),
+            qtype: "true_false".into(),
+            title: None,
+            text: "t".into(),
+            format: "moodle".into(),
+            answer_data: json!({}),
+            general_feedback: None,
+            category: None,
+            tags,
+            content_hash: String::new(),
+            created_at: Utc::now(),
+        };
+        assert_eq!(marks_of(&q(json!(["competency=x", "points=2.5"]))), 2.5);
+        assert_eq!(marks_of(&q(json!(["competency=x"]))), 1.0);
+        assert_eq!(marks_of(&q(json!(["points=-4"]))), 1.0);
+    }
 
     fn finished(status: &str, percent: f64, passed: bool) -> attempt::Model {
         let now = Utc::now();

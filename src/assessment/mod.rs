@@ -6,6 +6,7 @@ pub mod gift;
 pub mod grading;
 pub mod handlers;
 pub mod moodle_xml;
+pub mod xlsx_bank;
 
 /// Registers the exam routes.
 /// The routes of a sitting exam, registered before all others (see `startup::routes`).

@@ -81,12 +81,17 @@ pub async fn export_moodle_xml(
 
 /// Problems of a question file, each naming its line (and column).
 fn file_problems(errors: Vec<gift::GiftError>) -> AppError {
+    problems_at("line", errors)
+}
+
+/// Problems of a question file, each naming its line or row (and column).
+fn problems_at(unit: &str, errors: Vec<gift::GiftError>) -> AppError {
     AppError::Validation(
         errors
             .into_iter()
             .map(|e| {
                 FieldIssue::new(
-                    format!("line {}", e.line),
+                    format!("{unit} {}", e.line),
                     Msg::new("validation.gift")
                         .arg("column", e.column)
                         .arg("detail", e.message),
@@ -104,7 +109,31 @@ pub async fn import_moodle_xml(
     source: &str,
 ) -> AppResult<BankImport> {
     let questions = crate::assessment::moodle_xml::parse(source).map_err(file_problems)?;
-    import_questions(db, viewer, course_id, questions).await
+    import_questions(db, viewer, course_id, questions, "line").await
+}
+
+/// The bank as an Excel workbook in the documented template (editors of the course only).
+pub async fn export_xlsx(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+) -> AppResult<Vec<u8>> {
+    crate::assessment::xlsx_bank::write(&bank_of(db, viewer, course_id).await?)
+}
+
+/// Replaces a course's bank with an Excel workbook in the template, as [`import_gift`] does;
+/// every problem names its row.
+pub async fn import_xlsx(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    course_id: i64,
+    bytes: &[u8],
+) -> AppResult<BankImport> {
+    // Whose bank it is is checked before the file is read.
+    editable_course(db, viewer, course_id).await?;
+    let questions =
+        crate::assessment::xlsx_bank::parse(bytes).map_err(|e| problems_at("row", e))?;
+    import_questions(db, viewer, course_id, questions, "row").await
 }
 
 /// What a bank import did.
@@ -127,7 +156,7 @@ pub async fn import_gift(
     source: &str,
 ) -> AppResult<BankImport> {
     let questions = gift::parse(source).map_err(file_problems)?;
-    import_questions(db, viewer, course_id, questions).await
+    import_questions(db, viewer, course_id, questions, "line").await
 }
 
 /// Replaces a course's bank with parsed questions (from GIFT or Moodle XML).
@@ -136,6 +165,7 @@ async fn import_questions(
     viewer: &Viewer,
     course_id: i64,
     mut questions: Vec<GiftQuestion>,
+    unit: &str,
 ) -> AppResult<BankImport> {
     let txn = crate::db::begin_write(db).await?;
     let c = editable_course(&txn, viewer, course_id).await?;
@@ -152,7 +182,15 @@ async fn import_questions(
     let given: BTreeSet<String> = questions.iter().filter_map(|q| q.id.clone()).collect();
     let mut next = 1;
     for q in &mut questions {
-        let at = format!("line {}", q.line);
+        let at = format!("{unit} {}", q.line);
+        if let Some(points) = q.tag("points") {
+            if !points.parse::<f64>().is_ok_and(|p| p > 0.0 && p <= 100.0) {
+                issues.push(FieldIssue::new(
+                    at.clone(),
+                    Msg::new("validation.gift_points").arg("points", points),
+                ));
+            }
+        }
         if matches!(q.kind, QuestionKind::Description) {
             continue;
         }

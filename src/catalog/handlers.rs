@@ -783,3 +783,62 @@ pub async fn study_report(
     }
     crate::export::table_response("study-time", format, rows)
 }
+
+/// The course's question bank as an Excel workbook in the documented template (one row per
+/// question: type, stem, options, answer, score, competency, difficulty, explanation, then id,
+/// title, tags, format, category; a second sheet explains them). Its editors only.
+#[utoipa::path(
+    tag = "authoring",
+    params(("id" = i64, Path, description = "Course id")),
+    responses(
+        (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+#[get("/api/v1/courses/{id}/questions.xlsx")]
+pub async fn get_xlsx(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let bytes = bank::export_xlsx(&state.db, &viewer(&state, &trainer), id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::export::XLSX_TYPE)
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"questions-{id}.xlsx\""),
+        ))
+        .body(bytes))
+}
+
+/// Replaces the course's question bank with an Excel workbook in the template, exactly as the
+/// GIFT upload does (matching by id, revisions, retirements and checks). Every bad row is
+/// reported with its row and column; nothing is written on error.
+#[utoipa::path(
+    tag = "authoring",
+    params(("id" = i64, Path, description = "Course id")),
+    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "The workbook"),
+    responses(
+        (status = 200, body = BankImport), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, description = "Problems by row", body = Problem)
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+#[put("/api/v1/courses/{id}/questions.xlsx")]
+pub async fn put_xlsx(
+    state: web::Data<AppState>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+    body: crate::web::ApiBytes,
+) -> AppResult<HttpResponse> {
+    let summary = bank::import_xlsx(
+        &state.db,
+        &viewer(&state, &trainer),
+        path.into_inner(),
+        &body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(summary))
+}

@@ -32,6 +32,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(handlers::get_gift)
         .service(handlers::put_gift)
         .service(handlers::get_moodle_xml)
-        .service(handlers::put_moodle_xml);
+        .service(handlers::put_moodle_xml)
+        .service(handlers::get_xlsx)
+        .service(handlers::put_xlsx);
     pages::routes(cfg);
 }

@@ -1245,3 +1245,212 @@ async fn question_banks_go_out_and_come_back_as_moodle_xml() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// A workbook from rows of cells (the first row is the header).
+fn workbook(rows: &[Vec<&str>]) -> Vec<u8> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    talentcert::export::xlsx_bytes(&[("questions", &rows)]).unwrap()
+}
+
+#[tokio::test]
+async fn question_banks_go_out_and_come_back_as_excel_and_bad_rows_are_named() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    mini_catalog(dir.path());
+    import_mini(&app, dir.path(), false).await.unwrap();
+    let platform = app.token("platform").await;
+    let id = course_id(&app, &platform, "uo-101").await;
+    let url = format!("/api/v1/courses/{id}/questions.xlsx");
+    let exported = app.get(&url, &platform).await;
+    assert_eq!(exported.status(), StatusCode::OK);
+    assert_eq!(
+        exported.headers()["content-type"],
+        talentcert::export::XLSX_TYPE
+    );
+    let bytes = exported.bytes().await.unwrap().to_vec();
+    let rows = crate::study::xlsx_rows(bytes.clone());
+    assert_eq!(
+        rows[0][..8].to_vec(),
+        [
+            "type",
+            "stem",
+            "options",
+            "answer",
+            "score",
+            "competency",
+            "difficulty",
+            "explanation"
+        ]
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[8] == "uo-101-q01" && r[5] == "uo-rfm"),
+        "{rows:?}"
+    );
+    let put = |body: Vec<u8>| {
+        let app = &app;
+        let platform = platform.clone();
+        let url = url.clone();
+        async move {
+            app.api
+                .put(app.url(&url))
+                .bearer_auth(&platform)
+                .header("content-type", talentcert::export::XLSX_TYPE)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The same bank back: nothing changes.
+    let same = json(put(bytes).await).await;
+    assert_eq!(
+        (
+            same["created"].as_i64(),
+            same["revised"].as_i64(),
+            same["retired"].as_i64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{same}"
+    );
+    // Every bad row named by its row (and column); nothing written.
+    let header = vec![
+        "题型", "题干", "选项", "答案", "分值", "能力", "难度", "解析",
+    ];
+    let bad = workbook(&[
+        header.clone(),
+        vec![
+            "单选",
+            "Which greeting adds the visitor?",
+            "Scan the QR code\nAsk for a phone number",
+            "C",
+            "1",
+            "uo-rfm",
+            "易",
+            "",
+        ],
+        vec!["riddle", "What?", "", "", "", "uo-rfm", "easy", ""],
+        vec![
+            "判断",
+            "RFM stands for recency, frequency, monetary.",
+            "",
+            "maybe",
+            "",
+            "uo-rfm",
+            "easy",
+            "",
+        ],
+        vec![
+            "多选", "Pick two", "a\nb\nc", "AC", "-3", "uo-churn", "hard", "",
+        ],
+    ]);
+    let questions_before = count(&app, "questions").await;
+    let refused = put(bad).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = problem_fields(&json(refused).await);
+    assert_eq!(
+        fields,
+        vec!["row 2", "row 3", "row 4", "row 5"],
+        "{fields:?}"
+    );
+    assert_eq!(
+        count(&app, "questions").await,
+        questions_before,
+        "nothing written"
+    );
+    let before = json(app.get(&format!("/api/v1/courses/{id}"), &platform).await).await;
+    // A good workbook in Chinese headers: questions of every kind, with marks.
+    let good = workbook(&[
+        header,
+        vec![
+            "单选",
+            "Which greeting adds the visitor?",
+            "Scan the store QR code # Right: it adds them\nAsk for a phone number",
+            "A",
+            "2",
+            "uo-rfm",
+            "易",
+            "Adding on WeCom comes first.",
+        ],
+        vec![
+            "多选",
+            "Which are RFM dimensions?",
+            "Recency\nFrequency\nColour",
+            "AB",
+            "",
+            "uo-rfm",
+            "中",
+            "",
+        ],
+        vec![
+            "判断",
+            "RFM stands for recency, frequency, monetary.",
+            "wrong: Look again at the letters.",
+            "对",
+            "",
+            "uo-rfm",
+            "易",
+            "",
+        ],
+        vec![
+            "填空",
+            "The R in RFM is ____.",
+            "",
+            "recency\nrecent [50]",
+            "",
+            "uo-rfm",
+            "难",
+            "",
+        ],
+        vec![
+            "数值",
+            "How many RFM segments does a 3-level score give?",
+            "",
+            "27±0",
+            "",
+            "uo-rfm",
+            "hard",
+            "",
+        ],
+        vec![
+            "匹配",
+            "Match the letter.",
+            "R => recency\nF => frequency\n=> colour",
+            "",
+            "",
+            "uo-rfm",
+            "medium",
+            "",
+        ],
+    ]);
+    let imported = put(good).await;
+    assert_eq!(imported.status(), StatusCode::OK);
+    let summary = json(imported).await;
+    assert_eq!(summary["total"], 6, "{summary} {before}");
+    // Rows without an id take the course's next ids: they revise the questions with those.
+    assert_eq!(
+        summary["created"].as_i64().unwrap() + summary["revised"].as_i64().unwrap(),
+        6,
+        "{summary}"
+    );
+    // The score column is the question's marks in an exam.
+    let gift = app
+        .get(&format!("/api/v1/courses/{id}/questions.gift"), &platform)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        gift.contains("points=2") && gift.contains("%50%recent"),
+        "{gift}"
+    );
+    // Learners and other organizations' trainers cannot read the bank.
+    let learner = app.token("learner").await;
+    assert_eq!(
+        app.get(&url, &learner).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

@@ -461,6 +461,8 @@ fn rules() -> Vec<Rule> {
             "// [id:taken] [tag:competency=uo-rfm] [tag:difficulty=easy]\n::taken:: Pick {=a ~b}\n",
         )),
         rule("get", "/api/v1/courses/{id}/questions.xml", &[Course], "401 403 ok 403 403 404", none()),
+        rule("get", "/api/v1/courses/{id}/questions.xlsx", &[Course], "401 403 ok 403 403 404", none()),
+        rule("put", "/api/v1/courses/{id}/questions.xlsx", &[Course], "401 403 ok 403 403 404", Raw("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "not a workbook")),
         rule("put", "/api/v1/courses/{id}/questions.xml", &[Course], "401 403 ok 403 403 404", Raw("application/xml", "<quiz>")).valid(Raw("application/xml", "<quiz><question type=\"essay\"><name><text>x</text></name><questiontext format=\"html\"><text>Taken?</text></questiontext><idnumber>taken-xml</idnumber><tags><tag><text>competency=uo-rfm</text></tag><tag><text>difficulty=easy</text></tag></tags></question></quiz>")),
         rule(
             "post",
