@@ -25,6 +25,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "dashboard.html",
         include_str!("../templates/dashboard.html"),
     ),
+    ("hr_study.html", include_str!("../templates/hr_study.html")),
     (
         "learning_map.html",
         include_str!("../templates/learning_map.html"),

@@ -2420,6 +2420,8 @@ pub struct BlueprintEditor {
     /// The exam rules (`certifications.settings`) and the courses required first.
     pub rules: Value,
     pub required_courses: Vec<String>,
+    /// The viewer's organization's integrity controls of it.
+    pub controls: super::controls::Controls,
 }
 
 /// One competency's row of the blueprint editor.
@@ -2491,6 +2493,7 @@ pub async fn blueprint_editor(
         rows,
         required_courses: serde_json::from_value(cert.required_courses).unwrap_or_default(),
         rules: cert.settings,
+        controls: super::controls::of(db, viewer.org_id, cert.id).await?,
     })
 }
 

@@ -460,6 +460,60 @@ pub async fn copy_submit(
     }
 }
 
+#[derive(Deserialize)]
+pub struct ControlsForm {
+    #[serde(default)]
+    max_switches: String,
+    #[serde(default)]
+    pledge: String,
+}
+
+/// Saves the organization's integrity controls of a certification from its page (trainers).
+#[post("/trainer/certifications/{id}/controls")]
+pub async fn controls_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: PageForm<ControlsForm>,
+    trainer: RequireRole<Trainer>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let lang = request_lang(&req);
+    let raw = form.0.max_switches.trim();
+    let max_switches = if raw.is_empty() {
+        None
+    } else {
+        match raw.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let line = format!("max_switches: {}", t(lang, "validation.mark_number", &[]));
+                return refused(&state, &req, &trainer, id, vec![line]).await;
+            }
+        }
+    };
+    let input = super::controls::ControlsInput {
+        max_switches,
+        pledge: Some(form.0.pledge.clone()),
+    };
+    match super::controls::set(
+        &state.db,
+        &viewer(&state, &trainer),
+        &trainer.actor(&req),
+        id,
+        &input,
+    )
+    .await
+    {
+        Ok(_) => Ok(redirect(format!(
+            "/trainer/certifications/{id}/blueprint?saved=1"
+        ))),
+        Err(AppError::Validation(issues)) => {
+            refused(&state, &req, &trainer, id, issue_lines(&issues, lang)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// A point of the facility/discrimination chart.
 #[derive(Serialize)]
 struct ChartPoint {
@@ -771,6 +825,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(blueprint_page)
         .service(blueprint_submit)
         .service(rules_submit)
+        .service(controls_submit)
         .service(copy_submit)
         .service(statistics_page)
         .service(grading_page)

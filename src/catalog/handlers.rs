@@ -775,8 +775,8 @@ pub async fn study_report(
             r.key.clone(),
             r.label.clone(),
             r.department.clone().unwrap_or_default(),
-            format!("{:.1}", r.effective_seconds as f64 / 60.0),
-            format!("{:.1}", r.total_seconds as f64 / 60.0),
+            r.effective_minutes.to_string(),
+            r.total_minutes.to_string(),
             r.lessons.to_string(),
             r.people.to_string(),
         ]);

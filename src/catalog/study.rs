@@ -336,6 +336,9 @@ pub struct StudyRow {
     pub department: Option<String>,
     pub effective_seconds: i64,
     pub total_seconds: i64,
+    /// The same in minutes (one decimal), for people.
+    pub effective_minutes: f64,
+    pub total_minutes: f64,
     /// Lessons with any time.
     pub lessons: u64,
     /// People with any time.
@@ -405,6 +408,8 @@ pub async fn report_rows<C: ConnectionTrait>(
                     department: dept,
                     effective_seconds: 0,
                     total_seconds: 0,
+                    effective_minutes: 0.0,
+                    total_minutes: 0.0,
                     lessons: 0,
                     people: 0,
                 },
@@ -420,6 +425,8 @@ pub async fn report_rows<C: ConnectionTrait>(
         .into_values()
         .map(|(mut row, people)| {
             row.people = people.len() as u64;
+            row.effective_minutes = (row.effective_seconds as f64 / 6.0).round() / 10.0;
+            row.total_minutes = (row.total_seconds as f64 / 6.0).round() / 10.0;
             row
         })
         .collect();

@@ -914,6 +914,45 @@ pub async fn dashboard_page(
     )
 }
 
+#[derive(Serialize)]
+struct StudyPage {
+    by: &'static str,
+    rows: Vec<crate::catalog::study::StudyRow>,
+}
+
+#[derive(Deserialize)]
+struct StudyQuery {
+    by: Option<String>,
+}
+
+/// Study time measured by the server, per person, department or course (HR and admins).
+#[get("/hr/study-time")]
+pub async fn study_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: RequireRole<AdminOrHr>,
+    query: web::Query<StudyQuery>,
+) -> AppResult<HttpResponse> {
+    use crate::catalog::study::GroupBy;
+    let by = GroupBy::parse(query.by.as_deref())?;
+    let rows = crate::catalog::study::report_rows(&state.db, staff.org_id, by, None).await?;
+    render(
+        &state,
+        &req,
+        Some(&staff),
+        StatusCode::OK,
+        "hr_study.html",
+        StudyPage {
+            by: match by {
+                GroupBy::Person => "person",
+                GroupBy::Department => "department",
+                GroupBy::Course => "course",
+            },
+            rows,
+        },
+    )
+}
+
 /// One's own skills page.
 #[get("/skills")]
 pub async fn my_skills(user: CurrentUser) -> HttpResponse {
@@ -938,5 +977,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(my_map_page)
         .service(position_map_page)
         .service(position_map_submit)
-        .service(dashboard_page);
+        .service(dashboard_page)
+        .service(study_page);
 }

@@ -2013,6 +2013,18 @@ async fn an_organization_sets_a_switch_limit_and_a_pledge_and_signals_stay_as_ev
             && certs_page.contains("after 2 switches"),
         "{certs_page}"
     );
+    // The trainer sees the controls on the certification's page.
+    let (trainer_page, _) = crate::auth::page_session(&app, "trainer@demo.test").await;
+    let (_, editor) = page(
+        &trainer_page,
+        &app,
+        &format!("/trainer/certifications/{id}/blueprint"),
+    )
+    .await;
+    assert!(
+        editor.contains("id=\"max-switches\" name=\"max_switches\" value=\"2\""),
+        "{editor}"
+    );
     let refused = app
         .post_json(
             &format!("/api/v1/certifications/{id}/attempts"),

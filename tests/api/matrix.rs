@@ -1345,6 +1345,8 @@ fn page_rules() -> Vec<PageRule> {
         page("get", "/trainer/certifications/{id}/blueprint", &[Certification], "login 403 ok 403 403 ok"),
         page("post", "/trainer/certifications/{id}/blueprint", &[Certification], "login 403 403 403 403 ok"),
         page("post", "/trainer/certifications/{id}/rules", &[Certification], "login 403 403 403 403 ok"),
+        page("post", "/trainer/certifications/{id}/controls", &[Certification], "login 403 ok 403 403 ok"),
+        page("get", "/hr/study-time", &[], "login 403 403 ok ok ok"),
         page("post", "/trainer/certifications/{id}/copy", &[Certification], "login 403 ok 403 403 ok"),
         page("get", "/trainer/certifications/{id}/statistics", &[Certification], "login 403 ok 403 403 ok"),
         page("post", "/trainer/courses", &[], "login 403 ok 403 403 ok"),

@@ -207,6 +207,19 @@ async fn study_time_is_the_servers_clock_between_heartbeats_and_gates_completion
         names.iter().any(|r| r.contains(&"Li Na".to_string())),
         "{names:?}"
     );
+    let (hr_client, _) = crate::auth::page_session(&app, "hr@demo.test").await;
+    let page = hr_client
+        .get(app.url("/hr/study-time?by=course"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<code class=\"small\">uo-101</code>"),
+        "{page}"
+    );
     let wrong = app.get("/api/v1/reports/study-time?by=shoe", &hr).await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let learner_report = app.get("/api/v1/reports/study-time", &learner).await;
