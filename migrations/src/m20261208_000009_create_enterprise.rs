@@ -72,7 +72,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(StudyTime::CourseId).big_integer().not_null())
                     .col(
                         ColumnDef::new(StudyTime::LessonSlug)
-                            .string_len(100)
+                            .string_len(128)
                             .not_null(),
                     )
                     .col(ColumnDef::new(StudyTime::OrgId).big_integer().not_null())
@@ -146,7 +146,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(
                         ColumnDef::new(LessonRules::LessonSlug)
-                            .string_len(100)
+                            .string_len(128)
                             .not_null(),
                     )
                     .col(

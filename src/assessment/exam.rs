@@ -139,13 +139,22 @@ async fn completed_codes<C: ConnectionTrait>(
         .collect())
 }
 
-/// Required courses of a certification not among the completed ones (codes).
-fn missing_for(cert: &certification::Model, completed: &HashSet<(i64, String)>) -> Vec<String> {
+/// Required courses of a certification not among the completed ones (codes): a code names a
+/// course of the certification's owner or, for an organization's own certification, of the
+/// platform catalog.
+fn missing_for(
+    cert: &certification::Model,
+    completed: &HashSet<(i64, String)>,
+    platform_org_id: i64,
+) -> Vec<String> {
     let required: Vec<String> =
         serde_json::from_value(cert.required_courses.clone()).unwrap_or_default();
     required
         .into_iter()
-        .filter(|code| !completed.contains(&(cert.org_id, code.clone())))
+        .filter(|code| {
+            !completed.contains(&(cert.org_id, code.clone()))
+                && !completed.contains(&(platform_org_id, code.clone()))
+        })
         .collect()
 }
 
@@ -248,6 +257,7 @@ pub async fn list_certifications(
                 &standing,
                 cert,
                 controls.get(&cert.id).cloned().unwrap_or_default(),
+                viewer.platform_org_id,
             )
         })
         .collect()
@@ -257,6 +267,7 @@ fn certification_view(
     standing: &Standing,
     cert: &certification::Model,
     controls: super::controls::Controls,
+    platform_org_id: i64,
 ) -> AppResult<CertificationView> {
     let r = rules(cert)?;
     let attempts: &[attempt::Model] = standing.attempts.get(&cert.id).map_or(&[], Vec::as_slice);
@@ -273,7 +284,7 @@ fn certification_view(
         .map(|a| available_after(a, &r))
         .max()
         .filter(|t| *t > now);
-    let missing = missing_for(cert, &standing.completed);
+    let missing = missing_for(cert, &standing.completed, platform_org_id);
     let used = attempts.len() as u64;
     let counted = counted_result(attempts, &r.counted_attempt, r.pass_percent);
     let graded: Vec<&attempt::Model> = attempts
@@ -525,7 +536,11 @@ pub async fn start(
     if let Some(open) = attempts.iter().find(|a| a.status == "open") {
         return Ok((attempt_view(db, mailer, viewer, open.id).await?, false));
     }
-    let missing = missing_for(&cert, &completed_codes(db, viewer.user_id).await?);
+    let missing = missing_for(
+        &cert,
+        &completed_codes(db, viewer.user_id).await?,
+        viewer.platform_org_id,
+    );
     if !missing.is_empty() {
         return Err(AppError::Conflict(
             Msg::new("error.exam_courses_missing").arg("courses", missing.join(", ")),
@@ -1839,13 +1854,22 @@ pub async fn record_event(
     if a.status != "open" {
         return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
     }
+    // Past its time the attempt is settled by its timeout rule, never by a signal.
+    if Utc::now() > a.submit_until + Duration::seconds(SAVE_GRACE_SECONDS) {
+        finalize(db, mailer, a.id, "timeout").await?;
+        return Err(AppError::Conflict(Msg::new("error.attempt_closed")));
+    }
     let recorded = crate::audit::entity::Entity::find()
         .filter(crate::audit::entity::Column::Action.eq("exam.event"))
         .filter(crate::audit::entity::Column::TargetId.eq(a.id.to_string()))
         .count(db)
         .await?;
+    let controls = super::controls::of(db, a.org_id, a.certification_id).await?;
+    // Under a switch limit, leaving is always recorded (other signals cannot crowd it out).
+    let counts = controls.max_switches.is_some()
+        && super::controls::LEAVE_KINDS.contains(&signal.kind.as_str());
     let mut outcome = SignalOutcome {
-        recorded: recorded < MAX_EVENTS,
+        recorded: recorded < MAX_EVENTS || counts,
         switches: 0,
         max_switches: None,
         submitted: false,
@@ -1866,7 +1890,6 @@ pub async fn record_event(
         )
         .await?;
     }
-    let controls = super::controls::of(db, a.org_id, a.certification_id).await?;
     outcome.max_switches = controls.max_switches;
     if let Some(limit) = controls.max_switches {
         let signals: Vec<(DateTime<Utc>, String)> = attempt_signals(db, viewer, a.id)

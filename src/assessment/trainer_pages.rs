@@ -400,9 +400,12 @@ pub async fn rules_submit(
         return Err(AppError::Forbidden(Msg::new("error.platform_content")));
     }
     let mut errors = Vec::new();
-    let Some(rules) = rules_from_form(&form.0, lang, &mut errors) else {
+    let Some(mut rules) = rules_from_form(&form.0, lang, &mut errors) else {
         return refused(&state, &req, &trainer, id, errors).await;
     };
+    // The form does not edit evidence bands: the certification keeps its own.
+    rules.evidence_bands =
+        serde_json::from_value(editor.rules["evidence_bands"].clone()).unwrap_or_default();
     match super::authoring::set_rules(&state.db, &viewer(&state, &trainer), id, rules).await {
         Ok(_) => Ok(redirect(format!(
             "/trainer/certifications/{id}/blueprint?saved=1"
@@ -435,7 +438,7 @@ pub async fn copy_submit(
         category: source.category_id.clone(),
         level: source.level,
         title: text(&form.0, "title"),
-        title_zh: String::new(),
+        title_zh: source.title_zh.clone(),
         description: source.description.clone(),
         description_zh: source.description_zh.clone(),
         rules: super::authoring::RulesInput {

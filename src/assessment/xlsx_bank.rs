@@ -47,6 +47,8 @@ pub const COLUMNS: [(&str, &str); 13] = [
 
 /// The most rows a workbook may hold.
 pub const MAX_ROWS: usize = 5_000;
+/// Columns past this one are ignored.
+const MAX_COLUMNS: usize = 64;
 
 const TYPES: [(&str, &str); 8] = [
     ("single_choice", "单选"),
@@ -318,27 +320,66 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<GiftQuestion>, Vec<GiftError>> {
     };
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
         .map_err(|e| vec![err(0, 0, format!("not an Excel workbook (.xlsx): {e}"))])?;
-    let range = match book.worksheet_range_at(0) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            return Err(vec![err(
-                0,
-                0,
-                format!("the first sheet cannot be read: {e}"),
-            )])
-        }
-        None => return Err(vec![err(0, 0, "the workbook has no sheet".into())]),
+    let Some(sheet) = book.sheet_names().first().cloned() else {
+        return Err(vec![err(0, 0, "the workbook has no sheet".into())]);
     };
-    let first_row = range.start().map_or(0, |(r, _)| r as usize);
-    let first_col = range.start().map_or(0, |(_, c)| c as usize);
-    let mut rows = range.rows();
-    let Some(header) = rows.next() else {
+    // Cells are streamed, never laid out as the sheet's whole rectangle: a workbook that claims
+    // a far-away cell costs nothing, and rows past the limit stop the read.
+    let mut cells = book
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| vec![err(0, 0, format!("the first sheet cannot be read: {e}"))])?;
+    let mut grid: std::collections::BTreeMap<u32, Vec<(u32, Data)>> = Default::default();
+    loop {
+        match cells.next_cell() {
+            Ok(Some(cell)) => {
+                let (r, c) = cell.get_position();
+                if c as usize >= MAX_COLUMNS {
+                    continue;
+                }
+                if grid.len() > MAX_ROWS && !grid.contains_key(&r) {
+                    return Err(vec![err(
+                        r as usize + 1,
+                        0,
+                        format!("a workbook holds at most {MAX_ROWS} questions"),
+                    )]);
+                }
+                grid.entry(r)
+                    .or_default()
+                    .push((c, Data::from(cell.get_value().clone())));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(vec![err(
+                    0,
+                    0,
+                    format!("the first sheet cannot be read: {e}"),
+                )])
+            }
+        }
+    }
+    let rows_of: Vec<(usize, Vec<Data>)> = grid
+        .into_iter()
+        .map(|(r, list)| {
+            let width = list.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+            let mut row = vec![Data::Empty; width];
+            for (c, d) in list {
+                if let Some(slot) = row.get_mut(c as usize) {
+                    *slot = d;
+                }
+            }
+            (r as usize + 1, row)
+        })
+        .collect();
+    let first_col = 0;
+    let mut rows = rows_of.iter();
+    let Some((header_line, header)) = rows.next() else {
         return Err(vec![err(
             1,
             0,
             "the sheet is empty: the first row names the columns".into(),
         )]);
     };
+    let first_row = header_line - 1;
     let mut at: HashMap<&str, usize> = HashMap::new();
     let mut errors = Vec::new();
     for (i, cell) in header.iter().enumerate() {
@@ -370,16 +411,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<GiftQuestion>, Vec<GiftError>> {
         return Err(errors);
     }
     let mut out = Vec::new();
-    for (i, row) in rows.enumerate() {
-        let line = first_row + i + 2;
-        if i >= MAX_ROWS {
-            errors.push(err(
-                line,
-                0,
-                format!("a workbook holds at most {MAX_ROWS} questions"),
-            ));
-            break;
-        }
+    for (line, row) in rows {
+        let line = *line;
         let get = |name: &str| {
             at.get(name)
                 .and_then(|c| row.get(*c))
@@ -480,7 +513,23 @@ fn parse_row(
             let explicit = parsed.iter().any(|(_, w, _)| w.is_some());
             let right = letters(&answer_text, parsed.len());
             let weights = match (explicit, &right) {
-                (true, _) => Some(parsed.iter().map(|(_, w, _)| w.unwrap_or(0.0)).collect()),
+                (true, _) => {
+                    let w: Vec<f64> = parsed.iter().map(|(_, w, _)| w.unwrap_or(0.0)).collect();
+                    let full = if single {
+                        w.iter().any(|x| *x >= 100.0 - 1e-6)
+                    } else {
+                        w.iter().filter(|x| **x > 0.0).sum::<f64>() >= 99.0
+                    };
+                    if full {
+                        Some(w)
+                    } else {
+                        bad(
+                            "options",
+                            "with weights, a right answer must earn full marks: one option at [100], or right options adding up to 100".into(),
+                        );
+                        None
+                    }
+                }
                 (false, Some(r)) if !r.is_empty() && (!single || r.len() == 1) => {
                     Some(default_weights(single, parsed.len(), r))
                 }

@@ -93,6 +93,8 @@ async fn rule_of<C: ConnectionTrait>(
 
 fn time_view(lesson_id: i64, row: Option<&study_time::Model>, cap: i64, min: i64) -> LessonTime {
     let effective = row.map_or(0, |r| r.effective_seconds);
+    // A rule set on a version with a longer estimate never asks more than this one counts.
+    let min = min.min(cap);
     LessonTime {
         lesson_id,
         effective_seconds: effective,
@@ -293,9 +295,11 @@ pub async fn set_rule(
             actor_user_id: Some(viewer.user_id),
             action: "lesson.time_rule_set",
             target_type: "lesson",
-            target_id: Some(format!("{}/{}", c.code, l.slug)),
+            target_id: Some(l.id.to_string()),
             before: Some(serde_json::json!({"min_effective_seconds": before})),
-            after: Some(serde_json::json!({"min_effective_seconds": wanted})),
+            after: Some(
+                serde_json::json!({"course": c.code, "lesson": l.slug, "min_effective_seconds": wanted}),
+            ),
             ip: actor.ip.clone(),
         },
     )

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -408,12 +408,21 @@ async fn position_of<C: ConnectionTrait>(
     org_id: i64,
     key: &str,
 ) -> AppResult<(position::Model, Vec<requirement::Model>)> {
-    let query = position::Entity::find().filter(position::Column::OrgId.eq(org_id));
-    let query = match key.parse::<i64>() {
-        Ok(id) => query.filter(position::Column::Id.eq(id)),
-        Err(_) => query.filter(position::Column::Code.eq(key)),
+    let in_org = || position::Entity::find().filter(position::Column::OrgId.eq(org_id));
+    // A code first (codes may be digits), then an id.
+    let by_code = in_org()
+        .filter(position::Column::Code.eq(key))
+        .one(conn)
+        .await?;
+    let pos = match (by_code, key.parse::<i64>()) {
+        (Some(p), _) => p,
+        (None, Ok(id)) => in_org()
+            .filter(position::Column::Id.eq(id))
+            .one(conn)
+            .await?
+            .ok_or(AppError::NotFound)?,
+        (None, Err(_)) => return Err(AppError::NotFound),
     };
-    let pos = query.one(conn).await?.ok_or(AppError::NotFound)?;
     let reqs = requirement::Entity::find()
         .filter(requirement::Column::PositionId.eq(pos.id))
         .all(conn)
@@ -475,10 +484,13 @@ pub async fn for_learner(
     let passed: HashSet<i64> = crate::certificates::entities::certificate::Entity::find()
         .filter(crate::certificates::entities::certificate::Column::UserId.eq(user_id))
         .filter(crate::certificates::entities::certificate::Column::Status.eq("valid"))
+        .filter(crate::certificates::entities::certificate::Column::ValidUntil.gt(Utc::now()))
+        .select_only()
+        .column(crate::certificates::entities::certificate::Column::CertificationId)
+        .into_tuple::<i64>()
         .all(db)
         .await?
         .into_iter()
-        .map(|c| c.certification_id)
         .collect();
     let viewer = Viewer::Learner {
         data: &data,

@@ -68,7 +68,7 @@ pub async fn import_mini(
     import_dir(&db, dir, ImportOptions { force }, &mut |_, _, _| {}).await
 }
 
-async fn course_id(app: &TestApp, token: &str, code: &str) -> i64 {
+pub async fn course_id(app: &TestApp, token: &str, code: &str) -> i64 {
     let list = json(app.get(&format!("/api/v1/courses?q={code}"), token).await).await;
     list["items"]
         .as_array()

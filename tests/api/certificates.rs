@@ -1269,3 +1269,51 @@ async fn a_certificate_left_without_its_pdf_by_a_crash_is_rendered_when_asked_fo
         .unwrap();
     assert_eq!(again, pdf);
 }
+
+#[tokio::test]
+async fn passing_again_near_expiry_recertifies_with_a_new_certificate_linked_to_the_old() {
+    let (app, _dir) = exam_app().await;
+    pass_open_exam(&app).await;
+    let learner = app.token("learner").await;
+    let first = json(app.get("/api/v1/me/certificates", &learner).await).await["items"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Ten days from expiry, and the first attempt two days back (past its cool-down).
+    set_valid_until(
+        &app,
+        &first,
+        chrono::Utc::now() + chrono::Duration::days(10),
+    )
+    .await;
+    let past = chrono::Utc::now() - chrono::Duration::days(2);
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE exam_attempts SET started_at = $1, deadline_at = $1, submit_until = $1, finished_at = $1"
+    } else {
+        "UPDATE exam_attempts SET started_at = ?1, deadline_at = ?1, submit_until = ?1, finished_at = ?1"
+    };
+    db.execute(Statement::from_sql_and_values(backend, sql, [past.into()]))
+        .await
+        .unwrap();
+    pass_open_exam(&app).await;
+    let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
+    let items = mine["items"].as_array().unwrap();
+    let renewed = items.iter().find(|c| c["code"] != first.as_str()).unwrap();
+    assert_eq!(renewed["status"], "valid", "{mine}");
+    let old = json(
+        app.api
+            .get(app.url(&format!("/api/v1/verify/{first}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(old["status"], "superseded", "{old}");
+    assert_eq!(
+        old["certificate"]["superseded_by"], renewed["code"],
+        "{old}"
+    );
+    assert_eq!(count(&app, "certificates").await, 2);
+}

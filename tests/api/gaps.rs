@@ -143,11 +143,52 @@ E205,Loop B,b@demo.test,Store 2,E204,\n";
     let not_text = roster(&app, &hr, "", vec![0xff, 0xfe, 0x00, 0xd8]).await;
     assert_eq!(not_text.status(), StatusCode::BAD_REQUEST);
 
-    // A full import of Store 1 without Wang Fang deactivates her (a roster-created learner).
+    // The trainer (staff) joins Store 1; a preview shows what a change would update.
+    let with_trainer = format!("{ROSTER}T9,Trainer,trainer@demo.test,Store 1,,member-ops,\n");
+    let merged = roster(&app, &hr, "dry_run=false", with_trainer.into_bytes()).await;
+    assert_eq!(merged.status(), StatusCode::OK);
+    let moved = ROSTER.replace(
+        "E101,\"Zhao, Lei\",zhao.lei@demo.test,Store 1",
+        "E101,\"Zhao, Lei\",zhao.lei@demo.test,Store 2",
+    );
+    let preview = json(roster(&app, &hr, "dry_run=true", moved.into_bytes()).await).await;
+    assert_eq!(preview["updated"].as_array().unwrap().len(), 1, "{preview}");
+    assert_eq!(
+        preview["updated"][0]["fields"],
+        json!(["department"]),
+        "{preview}"
+    );
+    // A full import of Store 1 without Wang Fang (and without the trainer): the preview lists
+    // only her, and changes nothing; the commit deactivates her, never the trainer (staff).
     let without = ROSTER.lines().take(3).collect::<Vec<_>>().join("\n");
+    let active_before =
+        json(app.get("/api/v1/gaps/organization", &hr).await).await["people"].clone();
+    let dry = json(
+        roster(
+            &app,
+            &hr,
+            "dry_run=true&mode=full",
+            without.clone().into_bytes(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(dry["deactivated"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["deactivated"][0]["name"], "王芳");
+    let still = json(app.get("/api/v1/gaps/organization", &hr).await).await;
+    assert_eq!(
+        still["people"], active_before,
+        "the preview deactivates nobody"
+    );
     let full = json(roster(&app, &hr, "dry_run=false&mode=full", without.into_bytes()).await).await;
     assert_eq!(full["deactivated"].as_array().unwrap().len(), 1, "{full}");
     assert_eq!(full["deactivated"][0]["name"], "王芳");
+    let trainer = app.token("trainer").await;
+    assert_eq!(
+        app.get("/api/v1/me", &trainer).await.status(),
+        StatusCode::OK,
+        "staff stay active"
+    );
     // Learners cannot import.
     let learner = app.token("learner").await;
     assert_eq!(
@@ -462,6 +503,23 @@ async fn the_demo_organization_has_staff_positions_and_evidence_on_first_start()
     let hr = app.token("hr").await;
     let positions = json(app.get("/api/v1/positions", &hr).await).await;
     assert_eq!(positions["total"], 7, "the self-built template");
+    // The other two organization modes of the seeds add their typical positions.
+    for mode in ["temporary-project", "supplier-empowerment"] {
+        let applied = app
+            .post_json(
+                &format!("/api/v1/positions/templates/{mode}"),
+                &hr,
+                &json!({}),
+            )
+            .await;
+        assert!(
+            applied.status().is_success(),
+            "{mode}: {}",
+            applied.status()
+        );
+    }
+    let all = json(app.get("/api/v1/positions", &hr).await).await;
+    assert!(all["total"].as_u64().unwrap() > 7, "{all}");
     let org = json(app.get("/api/v1/gaps/organization", &hr).await).await;
     assert!(org["people"].as_i64().unwrap() >= 27, "{}", org["people"]);
     let guides = org["positions"]
