@@ -2167,3 +2167,87 @@ async fn an_organization_sets_a_switch_limit_and_a_pledge_and_signals_stay_as_ev
     assert_eq!(review.matches("exam-test-browser").count(), 3, "{review}");
     assert!(review.contains("127.0.0.1"), "{review}");
 }
+
+#[tokio::test]
+async fn a_later_attempt_draws_the_questions_the_learner_has_not_seen() {
+    let (app, _dir) = exam_app().await;
+    let learner = app.token("learner").await;
+    let trainer = app.token("trainer").await;
+    let platform = app.token("platform").await;
+    // Two easy uo-rfm questions in the platform bank of uo-101.
+    let course = crate::catalog::course_id(&app, &platform, "uo-101").await;
+    let gift = "// [id:uo-101-q01] [tag:competency=uo-rfm] [tag:difficulty=easy]\n::uo-101-q01:: Pick one {=right ~wrong}\n\n\
+                // [id:uo-101-q02] [tag:competency=uo-rfm] [tag:difficulty=medium]\n::uo-101-q02:: True? {TRUE}\n\n\
+                // [id:uo-101-q03] [tag:competency=uo-rfm] [tag:difficulty=easy]\n::uo-101-q03:: Pick the other {=this ~that}\n";
+    let put = app
+        .api
+        .put(app.url(&format!("/api/v1/courses/{course}/questions.gift")))
+        .bearer_auth(&platform)
+        .header("content-type", "text/plain")
+        .body(gift)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.status(),
+        StatusCode::OK,
+        "{}",
+        put.text().await.unwrap()
+    );
+    let body = json!({"code": "acme-draw", "category": "user-operation", "level": 2, "title": "Draw",
+        "rules": rules(json!({"max_attempts": 3, "cooldown_hours": 0})),
+        "blueprint": [{"competency": "uo-rfm", "easy": 1}]});
+    let cert = json(
+        app.post_json("/api/v1/certifications", &trainer, &body)
+            .await,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let attempt = start_attempt(&app, &learner, cert).await;
+        let id = attempt["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{attempt}"));
+        seen.push(
+            attempt["questions"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        // The same seed gives the same draw: the review's order is the attempt's.
+        let review = review_of(&app, &trainer, id).await;
+        assert_eq!(
+            review["questions"][0]["text"],
+            attempt["questions"][0]["text"]
+        );
+        assert!(review["seed"].as_i64().is_some());
+        app.post_json(
+            &format!("/api/v1/attempts/{id}/submit"),
+            &learner,
+            &json!({}),
+        )
+        .await;
+        // The next attempt may start once start + time limit has passed: an hour back.
+        let past = chrono::Utc::now() - chrono::Duration::hours(1);
+        let db = app.db.connect().await;
+        let backend = db.get_database_backend();
+        let sql = if backend == sea_orm::DbBackend::Postgres {
+            "UPDATE exam_attempts SET started_at = $1, finished_at = $1, deadline_at = $1, submit_until = $1 WHERE id = $2"
+        } else {
+            "UPDATE exam_attempts SET started_at = ?1, finished_at = ?1, deadline_at = ?1, submit_until = ?1 WHERE id = ?2"
+        };
+        db.execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [past.into(), id.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    assert_ne!(
+        seen[0], seen[1],
+        "the second attempt draws the question not yet seen"
+    );
+}
