@@ -258,20 +258,12 @@ pub async fn department_gap(
     let format = crate::export::Format::parse(query.format.as_deref())?;
     let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
     let name = path.into_inner();
+    may_see_department(&data, &user, &name)?;
     let members: Vec<&report::Person> = data
         .people
         .iter()
         .filter(|p| p.department.as_deref() == Some(name.as_str()))
         .collect();
-    if members.is_empty() {
-        return Err(AppError::NotFound);
-    }
-    let own = data.people.iter().find(|p| p.id == user.id);
-    let manages = own.is_some_and(|me| me.department.as_deref() == Some(name.as_str()))
-        && !report::reports_of(&data, user.id).is_empty();
-    if !(is_staff(&user) || manages) {
-        return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
-    }
     let mut heat = report::department_gap(&data, &name, &members);
     report::sort_rows(&mut heat.rows, query.sort.as_deref());
     if format != crate::export::Format::Json {

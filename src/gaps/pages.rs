@@ -481,22 +481,12 @@ pub async fn department_page(
 ) -> AppResult<HttpResponse> {
     let data = OrgData::load(&state.db, user.org_id, state.platform_org_id).await?;
     let name = path.into_inner();
+    super::handlers::may_see_department(&data, &user, &name)?;
     let members: Vec<&report::Person> = data
         .people
         .iter()
         .filter(|p| p.department.as_deref() == Some(name.as_str()))
         .collect();
-    if members.is_empty() {
-        return Err(AppError::NotFound);
-    }
-    let manages = data
-        .people
-        .iter()
-        .any(|p| p.id == user.id && p.department.as_deref() == Some(name.as_str()))
-        && !report::reports_of(&data, user.id).is_empty();
-    if !(is_staff(&user) || manages) {
-        return Err(AppError::Forbidden(Msg::new("error.forbidden_role")));
-    }
     let mut gap = report::department_gap(&data, &name, &members);
     report::sort_rows(&mut gap.rows, query.sort.as_deref());
     render(
