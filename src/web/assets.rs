@@ -11,6 +11,9 @@ const EXAM_SCRIPT: &str = include_str!("../../static/exam.js");
 
 static EXAM_SCRIPT_VERSION: LazyLock<String> =
     LazyLock::new(|| hex::encode(&Sha256::digest(EXAM_SCRIPT.as_bytes())[..6]));
+const FORMS_SCRIPT: &str = include_str!("../../static/forms.js");
+static FORMS_SCRIPT_VERSION: LazyLock<String> =
+    LazyLock::new(|| hex::encode(&Sha256::digest(FORMS_SCRIPT.as_bytes())[..6]));
 const STUDY_SCRIPT: &str = include_str!("../../static/study.js");
 static STUDY_SCRIPT_VERSION: LazyLock<String> =
     LazyLock::new(|| hex::encode(&Sha256::digest(STUDY_SCRIPT.as_bytes())[..6]));
@@ -67,6 +70,12 @@ pub async fn exam_script(req: HttpRequest) -> HttpResponse {
 #[get("/static/study.js")]
 pub async fn study_script(req: HttpRequest) -> HttpResponse {
     script(&req, STUDY_SCRIPT, &STUDY_SCRIPT_VERSION)
+}
+
+/// The forms' script (a chosen text file read into its textarea).
+#[get("/static/forms.js")]
+pub async fn forms_script(req: HttpRequest) -> HttpResponse {
+    script(&req, FORMS_SCRIPT, &FORMS_SCRIPT_VERSION)
 }
 
 fn script(req: &HttpRequest, body: &'static str, version: &str) -> HttpResponse {

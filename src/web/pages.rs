@@ -635,7 +635,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::assets::stylesheet)
         .service(super::assets::favicon)
         .service(super::assets::exam_script)
-        .service(super::assets::study_script);
+        .service(super::assets::study_script)
+        .service(super::assets::forms_script);
 }
 
 #[derive(Serialize)]

@@ -405,9 +405,35 @@ async fn hr_imports_a_roster_and_reads_the_heatmap_and_a_trainer_sees_gift_error
         .click()
         .await
         .unwrap();
-    let gift = t.css("#gift").await;
-    gift.clear().await.unwrap();
-    gift.send_keys("// [tag:competency=uo-rfm] [tag:difficulty=easy]\n::sg-q1:: Which greeting adds the visitor? {=Scan the store QR code ~Ask for a phone number\n").await.unwrap();
+    // The trainer imports a GIFT file with a mistake (an answer block never closed): the file
+    // is read into the editor and saved.
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("greeting.gift");
+    std::fs::write(&path, "// [tag:competency=uo-rfm] [tag:difficulty=easy]\n::sg-q1:: Which greeting adds the visitor? {=Scan the store QR code ~Ask for a phone number\n").unwrap();
+    t.css("#gift").await.clear().await.unwrap();
+    t.css("#gift-file")
+        .await
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+    let mut loaded = String::new();
+    for _ in 0..50 {
+        loaded = t
+            .css("#gift")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if loaded.contains("sg-q1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        loaded.contains("Which greeting adds the visitor?"),
+        "{loaded}"
+    );
     t.css("form[action$='/questions'] button")
         .await
         .click()

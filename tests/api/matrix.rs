@@ -1308,6 +1308,7 @@ fn page_rules() -> Vec<PageRule> {
         page("get", "/static/app.css", &[], "pub pub pub pub pub pub"),
         page("get", "/static/exam.js", &[], "pub pub pub pub pub pub"),
         page("get", "/static/study.js", &[], "pub pub pub pub pub pub"),
+        page("get", "/static/forms.js", &[], "pub pub pub pub pub pub"),
         page("get", "/learning-map", &[], "login ok ok ok ok ok"),
         page("get", "/dashboards/departments/{name}", &[Department], "login 403 403 ok ok 404"),
         page("get", "/hr/positions/{id}/learning-map", &[Position], "login 403 403 ok ok 404"),
