@@ -258,6 +258,41 @@ async fn a_learner_studies_sits_the_exam_through_a_reload_and_a_verifier_checks_
         b.css(&choose(*id, value)).await.click().await.unwrap();
     }
     b.wait_text("All answers saved").await;
+    // The navigator marks what is answered; the countdown runs on the server's deadline.
+    for (id, _) in &answers[..2] {
+        let class = b
+            .css(&format!("#nav-{id}"))
+            .await
+            .attr("class")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(class.contains("answered"), "nav of q{id}: {class}");
+    }
+    let untouched = b
+        .css(&format!("#nav-{}", answers[3].0))
+        .await
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(!untouched.contains("answered"), "{untouched}");
+    let timer = b.css("#exam-timer").await.text().await.unwrap();
+    assert!(
+        timer.ends_with(" left") && timer.contains(':'),
+        "the countdown: {timer}"
+    );
+    let minutes: i64 = timer
+        .split(':')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or(-1);
+    assert!(
+        (25..=30).contains(&minutes),
+        "a 30-minute exam just started: {timer}"
+    );
     b.shot("exam").await;
     b.assert_accessible("exam").await;
     b.client.refresh().await.unwrap();
@@ -286,8 +321,18 @@ async fn a_learner_studies_sits_the_exam_through_a_reload_and_a_verifier_checks_
     b.goto(&app, "/certificates").await;
     b.wait_text("Download the PDF").await;
     b.shot("certificates").await;
+    // The share link is the public verification address of the certificate.
+    let share = b
+        .css("input[id^='share-']")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(share.contains("/verify/"), "{share}");
     let mine = json(app.get("/api/v1/me/certificates", &learner).await).await;
     let code = mine["items"][0]["code"].as_str().unwrap().to_string();
+    assert!(share.ends_with(&format!("/verify/{code}")), "{share}");
     let display = mine["items"][0]["display_code"]
         .as_str()
         .unwrap()
