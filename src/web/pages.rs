@@ -327,9 +327,23 @@ struct AdminPage {
     users: Vec<AdminUserRow>,
     total_users: u64,
     audit: Vec<AdminAuditRow>,
+    audit_total: u64,
+    audit_action: Option<String>,
+    audit_actions: Vec<&'static str>,
+    audit_page: u64,
+    audit_pages: u64,
     all_roles: Vec<Role>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+/// Audit entries a page of the admin overview shows.
+const AUDIT_PAGE: u64 = 20;
+
+#[derive(Deserialize, Default)]
+struct AuditPageQuery {
+    action: Option<String>,
+    audit_page: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -375,11 +389,20 @@ async fn admin_page(
         ..Default::default()
     };
     let (users, total_users) = service::list_users(&state.db, admin.org_id, &filter).await?;
+    // The audit log: filtered by action and paged (`?action=…&audit_page=N`, 20 a page).
+    let wanted: AuditPageQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let action = wanted
+        .action
+        .filter(|a| crate::audit::ACTIONS.contains(&a.as_str()));
+    let audit_page = wanted.audit_page.unwrap_or(0).min(100_000);
     let audit_filter = crate::audit::service::AuditFilter {
-        limit: 20,
+        action: action.clone(),
+        limit: AUDIT_PAGE,
+        offset: audit_page * AUDIT_PAGE,
         ..Default::default()
     };
-    let (entries, _) = crate::audit::service::list(&state.db, admin.org_id, &audit_filter).await?;
+    let (entries, audit_total) =
+        crate::audit::service::list(&state.db, admin.org_id, &audit_filter).await?;
     let actor_name = |id: Option<i64>| {
         id.map(|id| {
             users
@@ -411,6 +434,11 @@ async fn admin_page(
             .collect(),
         total_users,
         audit,
+        audit_total,
+        audit_action: action,
+        audit_actions: crate::audit::ACTIONS.to_vec(),
+        audit_page,
+        audit_pages: audit_total.div_ceil(AUDIT_PAGE).max(1),
         all_roles: Role::ALL.to_vec(),
         notice,
         error,

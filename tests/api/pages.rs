@@ -415,3 +415,40 @@ async fn admins_invite_change_roles_and_deactivate_in_the_page() {
         .unwrap()
         .contains("at least one active admin"));
 }
+
+#[tokio::test]
+async fn the_admin_reads_the_audit_log_by_action_page_by_page() {
+    let app = crate::helpers::spawn_app().await;
+    for _ in 0..24 {
+        app.token("learner").await;
+    }
+    let (client, _) = crate::auth::page_session(&app, "admin@demo.test").await;
+    let get = |path: &'static str| {
+        let client = client.clone();
+        let url = app.url(path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let first = get("/admin?action=auth.login").await;
+    assert!(first.contains(" entries · page 1 of 2"), "{first}");
+    assert_eq!(
+        first.matches("<code>auth.login</code>").count(),
+        20,
+        "a page of 20"
+    );
+    assert!(
+        first.contains("audit_page=1#audit-heading\" rel=\"next\""),
+        "{first}"
+    );
+    assert!(
+        !first.contains("<code>user.created</code>"),
+        "only the chosen action"
+    );
+    let second = get("/admin?action=auth.login&audit_page=1").await;
+    assert!(
+        second.contains("page 2 of 2") && second.contains("<code>auth.login</code>"),
+        "{second}"
+    );
+    // An unknown action shows everything rather than failing.
+    let all = get("/admin?action=nonsense").await;
+    assert!(all.contains("page 1 of"), "{all}");
+}
