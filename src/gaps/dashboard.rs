@@ -87,14 +87,14 @@ fn month_start(now: DateTime<Utc>, back: i32) -> DateTime<Utc> {
 
 /// The ledger as it stood at `at` (evidence recorded by then).
 fn ledger_at(data: &OrgData, members: &[&Person], at: DateTime<Utc>) -> Ledger {
+    // One pass over the organization's evidence, keeping the department's.
+    let ids: HashSet<i64> = members.iter().map(|p| p.id).collect();
     let mut ledger = Ledger::default();
-    for p in members {
-        for (user, competency) in data.evidence.keys().filter(|(u, _)| *u == p.id) {
-            if let Some(entries) = data.evidence.get(user, competency) {
-                for (id, e) in entries.ids.iter().zip(&entries.items) {
-                    if e.at <= at {
-                        ledger.insert(user, competency, *id, e.clone());
-                    }
+    for (user, competency) in data.evidence.keys().filter(|(u, _)| ids.contains(u)) {
+        if let Some(entries) = data.evidence.get(user, competency) {
+            for (id, e) in entries.ids.iter().zip(&entries.items) {
+                if e.at <= at {
+                    ledger.insert(user, competency, *id, e.clone());
                 }
             }
         }
@@ -106,7 +106,8 @@ fn ledger_at(data: &OrgData, members: &[&Person], at: DateTime<Utc>) -> Ledger {
 fn gaps(data: &OrgData, members: &[&Person]) -> BTreeMap<String, (usize, i64)> {
     let mut out: BTreeMap<String, (usize, i64)> = BTreeMap::new();
     for p in members {
-        for c in report::person_gap(data, p).competencies {
+        // The levels only: no names, no learning path.
+        for c in report::gaps_of(data, p, false).competencies {
             let e = out.entry(c.competency).or_default();
             e.0 += 1;
             e.1 += i64::from(c.gap);

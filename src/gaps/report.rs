@@ -321,7 +321,7 @@ pub fn person_gap(data: &OrgData, person: &Person) -> PersonGap {
 
 /// The gaps; without `detail`, no names or learning path (the organization report needs only
 /// the levels).
-fn gaps_of(data: &OrgData, person: &Person, detail: bool) -> PersonGap {
+pub(crate) fn gaps_of(data: &OrgData, person: &Person, detail: bool) -> PersonGap {
     let position = person.position_id.and_then(|id| data.positions.get(&id));
     let reqs = person
         .position_id
